@@ -1,0 +1,27 @@
+"""npconv: convolution, pooling and unfold/fold for NumPy, forward and backward.
+
+Names, arguments, defaults and layouts follow ``torch.nn.functional``; every
+operator has a backward pass named ``<op>_backward``.
+"""
+
+from .config import conv_algorithm, get_algorithm, get_workspace, set_workspace, workspace
+from .conv import (conv1d, conv1d_backward, conv1d_input, conv1d_weight, conv2d,
+                   conv2d_backward, conv2d_input, conv2d_weight, conv3d, conv3d_backward,
+                   conv3d_input, conv3d_weight)
+from .conv_transpose import (conv_transpose1d, conv_transpose1d_backward, conv_transpose2d,
+                             conv_transpose2d_backward, conv_transpose3d,
+                             conv_transpose3d_backward)
+from .fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "conv1d", "conv2d", "conv3d",
+    "conv1d_backward", "conv2d_backward", "conv3d_backward",
+    "conv1d_input", "conv2d_input", "conv3d_input",
+    "conv1d_weight", "conv2d_weight", "conv3d_weight",
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "conv_transpose1d_backward", "conv_transpose2d_backward", "conv_transpose3d_backward",
+    "unfold", "fold", "im2col", "col2im", "unfold_backward", "fold_backward",
+    "get_workspace", "set_workspace", "workspace", "get_algorithm", "conv_algorithm",
+]

@@ -1,0 +1,201 @@
+"""Argument handling shared by every operator.
+
+Every public function passes its arguments through here first and gets back
+canonical values: integer tuples with one entry per spatial dimension, padding
+as per-dimension ``(lo, hi)`` pairs, and a validated float array.  No operator
+parses its arguments itself, and the output-size formula lives only in
+:func:`output_size`.
+
+Error messages name the operator and the argument, and say what was expected
+and what was got.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from ._window import Window
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as_int(value, op, name):
+    """``value`` as a Python int, refusing bools, floats and other objects."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}(): `{name}` must be an int, got bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{op}(): `{name}` must be an int, got {type(value).__name__} {value!r}"
+        ) from None
+
+
+def to_tuple(value, ndim, op, name, minimum=1):
+    """Expand an int or a sequence of ints to a tuple of ``ndim`` ints >= ``minimum``.
+
+    >>> to_tuple(2, 3, "conv3d", "stride")
+    (2, 2, 2)
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) != ndim:
+            raise ValueError(
+                f"{op}(): `{name}` must be an int or a tuple of {ndim} ints, "
+                f"got {len(value)} values {tuple(value)!r}"
+            )
+        values = tuple(_as_int(v, op, name) for v in value)
+    else:
+        values = (_as_int(value, op, name),) * ndim
+    if any(v < minimum for v in values):
+        bound = "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{op}(): `{name}` must be {bound}, got {_show(value)}")
+    return values
+
+
+def normalize_padding(padding, ndim, op, *, kernel=None, stride=None, dilation=None,
+                      strings=True):
+    """Canonical padding: a tuple of ``(lo, hi)`` pairs, one per spatial dimension.
+
+    Accepted forms:
+
+    * an int ``p``: ``p`` on both sides of every dimension;
+    * a tuple of ``ndim`` ints: symmetric padding per dimension;
+    * a tuple of ``ndim`` ``(lo, hi)`` pairs: per-side padding (beyond torch);
+    * ``'valid'``: no padding;
+    * ``'same'``: the output keeps the input size; needs stride 1.  The total
+      ``dilation * (kernel - 1)`` is split with the odd pixel on the high side,
+      as torch does.
+
+    ``strings=False`` refuses the string forms (transposed convolutions).
+    """
+    if isinstance(padding, str):
+        if not strings:
+            raise TypeError(
+                f"{op}(): `padding` must be an int or a tuple of ints, got string {padding!r}"
+            )
+        if padding == "valid":
+            return ((0, 0),) * ndim
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(
+                    f"{op}(): padding='same' needs stride 1 in every dimension, got stride={stride}"
+                )
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(
+            f"{op}(): `padding` must be 'valid', 'same', an int or a tuple, got {padding!r}"
+        )
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != ndim:
+            raise ValueError(
+                f"{op}(): `padding` must be an int, a tuple of {ndim} ints or of {ndim} "
+                f"(lo, hi) pairs, got {len(padding)} values {_show(padding)}"
+            )
+        pairs = []
+        for entry in padding:
+            if isinstance(entry, (tuple, list)):
+                if len(entry) != 2:
+                    raise ValueError(
+                        f"{op}(): each per-side `padding` entry must be a (lo, hi) pair, "
+                        f"got {_show(entry)}"
+                    )
+                pairs.append((_as_int(entry[0], op, "padding"), _as_int(entry[1], op, "padding")))
+            else:
+                p = _as_int(entry, op, "padding")
+                pairs.append((p, p))
+        pairs = tuple(pairs)
+    else:
+        p = _as_int(padding, op, "padding")
+        pairs = ((p, p),) * ndim
+    if any(v < 0 for pair in pairs for v in pair):
+        raise ValueError(f"{op}(): `padding` must be non-negative, got {_show(padding)}")
+    return pairs
+
+
+def output_size(size, kernel, stride, dilation, pad_lo, pad_hi, ceil_mode=False):
+    """Number of window positions along one dimension.
+
+    ``floor((size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1``
+
+    With ``ceil_mode`` the division rounds up, but (as in torch) a last window
+    that would start beyond the input and the low padding is dropped.
+    """
+    span = size + pad_lo + pad_hi - dilation * (kernel - 1) - 1
+    if span < 0:
+        return 0
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + pad_lo:
+        out -= 1
+    return out
+
+
+def make_window(op, in_shape, kernel, stride, padding, dilation, ceil_mode=False):
+    """The :class:`Window` of a sliding kernel over ``in_shape``; refuses an empty output.
+
+    ``padding`` is already canonical (``(lo, hi)`` pairs).
+    """
+    out_shape = tuple(
+        output_size(n, k, s, d, lo, hi, ceil_mode)
+        for n, k, s, d, (lo, hi) in zip(in_shape, kernel, stride, dilation, padding)
+    )
+    if any(o < 1 for o in out_shape):
+        padded = tuple(n + lo + hi for n, (lo, hi) in zip(in_shape, padding))
+        span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        raise ValueError(
+            f"{op}(): the kernel is larger than the padded input: padded input size "
+            f"{padded}, dilated kernel size {span} (kernel_size={kernel}, dilation={dilation})"
+        )
+    return Window(tuple(in_shape), out_shape, tuple(kernel), tuple(stride),
+                  tuple(dilation), tuple(padding))
+
+
+def as_float_array(x, op, name):
+    """``x`` as a float32 or float64 ndarray; anything else is a TypeError.
+
+    Never copies an ndarray (inputs are only ever read).
+    """
+    try:
+        array = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{op}(): `{name}` must be a numeric array: {exc}") from None
+    if array.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{op}(): `{name}` must be a float32 or float64 array, got dtype {array.dtype}"
+        )
+    return array
+
+
+def check_same_dtype(op, reference, reference_name, **others):
+    """Refuse arrays whose dtype differs from ``reference`` (torch does too)."""
+    for name, array in others.items():
+        if array is not None and array.dtype != reference.dtype:
+            raise TypeError(
+                f"{op}(): `{name}` must have the dtype of `{reference_name}` "
+                f"({reference.dtype}), got {array.dtype}"
+            )
+
+
+def check_ndim(array, ndims, op, name, meaning):
+    """Refuse an array whose number of dimensions is not in ``ndims``."""
+    if array.ndim not in ndims:
+        expected = " or ".join(str(n) for n in ndims)
+        raise ValueError(
+            f"{op}(): `{name}` must have {expected} dimensions ({meaning}), "
+            f"got {array.ndim} with shape {array.shape}"
+        )
+
+
+def check_groups(groups, op):
+    """``groups`` as a positive int."""
+    groups = _as_int(groups, op, "groups")
+    if groups < 1:
+        raise ValueError(f"{op}(): `groups` must be positive, got {groups}")
+    return groups
+
+
+def _show(value):
+    return repr(tuple(value)) if isinstance(value, list) else repr(value)

@@ -1,0 +1,204 @@
+"""The convolution engine: forward and backward of an N-d grouped convolution.
+
+Everything else (conv1d/2d/3d, the transposed convolutions and their
+gradients, ``torch.nn.grad``-style helpers) is expressed with two primitives:
+
+``forward(x, weight, window, groups)``
+    ``y[n, k, o] = sum_{c in group(k), j} weight[k, c, j] * x[n, c, o*s + j*d - lo]``
+
+``backward(grad_output, window, groups, weight_shape, weight=..., x=...)``
+    the adjoint of ``forward`` with respect to ``x`` (the input gradient, which
+    is also the transposed convolution; needs ``weight``) and/or to ``weight``
+    (needs ``x``).
+
+Shapes: ``x`` is ``(N, C, *in_shape)``, ``weight`` ``(K, C/groups, *kernel)``,
+``y`` ``(N, K, *out_shape)``; ``window`` is a :class:`~npconv._window.Window`.
+
+Two algorithms compute each primitive:
+
+``im2col``
+    copy every window into a column buffer laid out ``(C, *kernel, n, *out)``
+    (one strided slice copy per kernel offset), then one matrix product per
+    group for the whole batch chunk; the input gradient multiplies into the
+    same buffer and scatters it back by slice-adds.
+``direct``
+    one small matrix product per kernel offset on the input cells that offset
+    reads, accumulated into the output: no column buffer.
+
+Both process the batch in chunks sized so that their temporaries fit in the
+workspace (:func:`npconv.get_workspace`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import config
+from ._window import gather, scatter_add
+
+_ALL2 = (slice(None), slice(None))
+
+
+def forward(x, weight, window, groups):
+    """Convolution of ``x`` (N, C, *in_shape) with ``weight``; returns (N, K, *out_shape)."""
+    if _choose(x.shape[1], weight.shape, window, x.dtype) == "im2col":
+        return _forward_im2col(x, weight, window, groups)
+    return _forward_direct(x, weight, window, groups)
+
+
+def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
+    """Gradients of :func:`forward` given ``grad_output`` (N, K, *out_shape).
+
+    Parameters
+    ----------
+    weight_shape : tuple
+        ``(K, C/groups, *kernel)``.
+    weight : ndarray or None
+        Pass it to get the input gradient.
+    x : ndarray or None
+        The forward input; pass it to get the weight gradient.
+
+    Returns
+    -------
+    grad_input : ndarray (N, C, *in_shape), or None without ``weight``
+    grad_weight : ndarray of ``weight_shape``, or None without ``x``
+    """
+    n_batch = grad_output.shape[0]
+    dtype = grad_output.dtype
+    in_channels = weight_shape[1] * groups
+    grad_input = (None if weight is None
+                  else np.zeros((n_batch, in_channels) + window.in_shape, dtype))
+    grad_weight = None if x is None else np.zeros(weight_shape, dtype)
+    if _choose(in_channels, weight_shape, window, dtype) == "im2col":
+        _backward_im2col(grad_output, weight, window, groups, x, grad_input, grad_weight)
+    else:
+        _backward_direct(grad_output, weight, window, groups, x, grad_input, grad_weight)
+    return grad_input, grad_weight
+
+
+def _choose(in_channels, weight_shape, window, dtype):
+    """Pick the algorithm: the caller's choice, else by shape and workspace."""
+    chosen = config.get_algorithm()
+    if chosen != "auto":
+        return chosen
+    column_bytes = in_channels * window.kernel_volume * window.out_volume * dtype.itemsize
+    # A contraction over one channel per group is an elementwise product per
+    # kernel offset: a column buffer only adds copies.
+    if weight_shape[1] == 1 or column_bytes > config.get_workspace():
+        return "direct"
+    return "im2col"
+
+
+def _batch_chunks(n_batch, bytes_per_sample):
+    """Slices of the batch whose temporaries fit the workspace (at least one sample each)."""
+    per_chunk = max(1, config.get_workspace() // max(1, bytes_per_sample))
+    return [slice(start, min(n_batch, start + per_chunk))
+            for start in range(0, n_batch, per_chunk)]
+
+
+# --- im2col: column buffer + one matrix product per group and batch chunk -----
+
+def _column_buffer(n, channels, window, dtype):
+    """A ``(C, *kernel, n, *out)`` buffer and its ``(n, C, *kernel, *out)`` view for gather/scatter."""
+    cols = np.empty((channels,) + window.kernel + (n,) + window.out_shape, dtype)
+    return cols, np.moveaxis(cols, 1 + window.ndim, 0)
+
+
+def _forward_im2col(x, weight, window, groups):
+    n_batch, channels = x.shape[:2]
+    out_channels = weight.shape[0]
+    volume, positions = window.kernel_volume, window.out_volume
+    w_mat = weight.reshape(groups, out_channels // groups, -1)
+    y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
+    per_sample = (channels * volume + out_channels) * positions * x.dtype.itemsize
+    for chunk in _batch_chunks(n_batch, per_sample):
+        n = chunk.stop - chunk.start
+        cols, cols_view = _column_buffer(n, channels, window, x.dtype)
+        gather(x[chunk], window, cols_view)
+        product = np.matmul(w_mat, cols.reshape(groups, -1, n * positions))
+        y[chunk] = np.moveaxis(product.reshape((out_channels, n) + window.out_shape), 0, 1)
+    return y
+
+
+def _backward_im2col(grad_output, weight, window, groups, x, grad_input, grad_weight):
+    n_batch, out_channels = grad_output.shape[:2]
+    channels = (grad_input if x is None else x).shape[1]
+    volume, positions = window.kernel_volume, window.out_volume
+    per_sample = (channels * volume + out_channels) * positions * grad_output.dtype.itemsize
+    if weight is not None:
+        w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
+    if grad_weight is not None:
+        gw_mat = grad_weight.reshape(groups, out_channels // groups, -1)
+    for chunk in _batch_chunks(n_batch, per_sample):
+        n = chunk.stop - chunk.start
+        # (G, K/G, n*L): the output gradient with channels first, batch inside.
+        gy_mat = np.ascontiguousarray(np.moveaxis(grad_output[chunk], 1, 0))
+        gy_mat = gy_mat.reshape(groups, out_channels // groups, n * positions)
+        cols, cols_view = _column_buffer(n, channels, window, grad_output.dtype)
+        cols_mat = cols.reshape(groups, -1, n * positions)
+        if grad_weight is not None:
+            gather(x[chunk], window, cols_view)
+            gw_mat += np.matmul(gy_mat, cols_mat.transpose(0, 2, 1))
+        if grad_input is not None:
+            np.matmul(w_mat_t, gy_mat, out=cols_mat)
+            scatter_add(cols_view, window, grad_input[chunk])
+
+
+# --- direct: one small product per kernel offset, no column buffer -----------
+
+def _offset_matrix(weight, offset, groups):
+    """``weight[:, :, *offset]`` as (G, K/G, C/G)."""
+    w_j = weight[_ALL2 + offset]
+    return w_j.reshape(groups, -1, w_j.shape[1])
+
+
+def _apply(matrix, block, groups):
+    """Per-group product ``matrix @ block``.
+
+    ``matrix`` is (G, M, R); ``block`` (n, G*R, *spatial), any strides.
+    Returns (n, G*M, *spatial).  With R == 1 it is a broadcast product on the
+    strided block (no copy); otherwise a matrix product on a contiguous copy.
+    """
+    n, spatial = block.shape[0], block.shape[2:]
+    g, m, r = matrix.shape
+    if r == 1:
+        lifted = block.reshape((n, g, 1) + spatial)
+        result = matrix.reshape((g, m) + (1,) * len(spatial)) * lifted
+    else:
+        flat = np.ascontiguousarray(block).reshape(n, g, r, -1)
+        result = np.matmul(matrix, flat)
+    return result.reshape((n, g * m) + spatial)
+
+
+def _forward_direct(x, weight, window, groups):
+    n_batch, channels = x.shape[:2]
+    out_channels = weight.shape[0]
+    y = np.zeros((n_batch, out_channels) + window.out_shape, x.dtype)
+    per_sample = (channels + 2 * out_channels) * window.out_volume * x.dtype.itemsize
+    for chunk in _batch_chunks(n_batch, per_sample):
+        x_chunk, y_chunk = x[chunk], y[chunk]
+        for offset, in_sl, out_sl in window.offsets:
+            w_j = _offset_matrix(weight, offset, groups)
+            y_chunk[_ALL2 + out_sl] += _apply(w_j, x_chunk[_ALL2 + in_sl], groups)
+    return y
+
+
+def _backward_direct(grad_output, weight, window, groups, x, grad_input, grad_weight):
+    n_batch, out_channels = grad_output.shape[:2]
+    channels = (grad_input if x is None else x).shape[1]
+    per_sample = 2 * (channels + out_channels) * window.out_volume * grad_output.dtype.itemsize
+    for chunk in _batch_chunks(n_batch, per_sample):
+        gy_chunk = grad_output[chunk]
+        n = gy_chunk.shape[0]
+        for offset, in_sl, out_sl in window.offsets:
+            gy_block = np.ascontiguousarray(gy_chunk[_ALL2 + out_sl])
+            if grad_weight is not None:
+                x_block = np.ascontiguousarray(x[chunk][_ALL2 + in_sl])
+                gy_flat = gy_block.reshape(n, groups, out_channels // groups, -1)
+                x_flat = x_block.reshape(n, groups, channels // groups, -1)
+                # sum over batch and positions of gy (K/G) x x (C/G), per group
+                update = np.einsum("ngkl,ngcl->gkc", gy_flat, x_flat, optimize=True)
+                grad_weight[_ALL2 + offset] += update.reshape(out_channels, -1)
+            if grad_input is not None:
+                w_j_t = _offset_matrix(weight, offset, groups).transpose(0, 2, 1)
+                grad_input[chunk][_ALL2 + in_sl] += _apply(w_j_t, gy_block, groups)

@@ -1,0 +1,161 @@
+"""The window engine: which input cells each kernel offset reads.
+
+A sliding window over an ``(N, C, *in_shape)`` array is described by a
+:class:`Window`: kernel size, stride, dilation and per-side padding for each
+spatial dimension, and the number of window positions (``out_shape``).  The
+output cell ``o`` reads, at kernel offset ``j``, the input cell
+
+    i = o * stride + j * dilation - pad_lo
+
+which lies in the padding when it falls outside ``[0, in_size)``.  For one
+kernel offset, the output cells whose input cell is real form a contiguous
+range, and their input cells a strided range.  :meth:`Window.offsets` lists
+those two ranges as slices for every kernel offset, so that
+
+* :func:`gather` copies windows into a column buffer with one strided slice
+  copy per kernel offset (no padded copy of the input, no fancy indexing);
+* :func:`scatter_add` is its exact adjoint, one strided slice-add per kernel
+  offset (no ``np.add.at``);
+* convolution, pooling and unfold/fold all iterate over the same offsets.
+
+The Python loop is over kernel offsets only (``prod(kernel)`` iterations); each
+iteration moves a whole ``(N, C, ...)`` block.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+
+@dataclass(frozen=True)
+class Window:
+    """Geometry of a sliding window over the spatial dimensions of an array.
+
+    Attributes
+    ----------
+    in_shape, out_shape : tuple of int
+        Spatial sizes of the unpadded input and the number of window positions.
+    kernel, stride, dilation : tuple of int
+        One entry per spatial dimension.
+    padding : tuple of (int, int)
+        ``(lo, hi)`` implicit padding per spatial dimension.
+    """
+
+    in_shape: tuple
+    out_shape: tuple
+    kernel: tuple
+    stride: tuple
+    dilation: tuple
+    padding: tuple
+
+    @property
+    def ndim(self):
+        """Number of spatial dimensions."""
+        return len(self.kernel)
+
+    @property
+    def kernel_volume(self):
+        """``prod(kernel)``: the number of cells in one window."""
+        return math.prod(self.kernel)
+
+    @property
+    def out_volume(self):
+        """``prod(out_shape)``: the number of window positions."""
+        return math.prod(self.out_shape)
+
+    @cached_property
+    def offsets(self):
+        """``(offset, in_slices, out_slices)`` for every kernel offset that reads real cells.
+
+        ``offset`` is the kernel multi-index; ``x[..., *in_slices]`` are the
+        input cells that the output cells ``y[..., *out_slices]`` read at that
+        offset.  Offsets that only ever read padding are left out.
+        """
+        per_dim = [
+            [self._dim_slices(dim, j) for j in range(self.kernel[dim])]
+            for dim in range(self.ndim)
+        ]
+        result = []
+        for offset in itertools.product(*(range(k) for k in self.kernel)):
+            pairs = [per_dim[dim][j] for dim, j in enumerate(offset)]
+            if any(pair is None for pair in pairs):
+                continue
+            result.append((offset, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)))
+        return tuple(result)
+
+    @cached_property
+    def reads_padding(self):
+        """Whether some window position reads a padding cell at some offset."""
+        if len(self.offsets) < self.kernel_volume:
+            return True
+        full = tuple(slice(0, n) for n in self.out_shape)
+        return any(out_sl != full for _, _, out_sl in self.offsets)
+
+    def _dim_slices(self, dim, j):
+        size, out = self.in_shape[dim], self.out_shape[dim]
+        stride, lo = self.stride[dim], self.padding[dim][0]
+        shift = j * self.dilation[dim] - lo  # input cell read by output cell 0
+        first = max(0, _ceil_div(-shift, stride))
+        last = min(out, (size - 1 - shift) // stride + 1)  # exclusive
+        if last <= first:
+            return None
+        start = first * stride + shift
+        stop = start + (last - first - 1) * stride + 1
+        return slice(start, stop, stride), slice(first, last)
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+_ALL2 = (slice(None), slice(None))
+
+
+def gather(x, window, out, fill=0.0):
+    """Copy every window of ``x`` into ``out``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, *in_shape)
+    window : Window
+    out : ndarray, shape (N, C, *kernel, *out_shape)
+        Written in place; may be any strided view (for example a transposed
+        view of a GEMM-friendly buffer).
+    fill : float
+        Value of the padding cells (0 for convolution, -inf for max pooling).
+
+    Notes
+    -----
+    ``out[n, c, *j, *o] = x[n, c, *(o * stride + j * dilation - pad_lo)]``.
+    One strided slice copy per kernel offset.
+    """
+    if window.reads_padding:
+        out[...] = fill
+    for offset, in_sl, out_sl in window.offsets:
+        out[_ALL2 + offset + out_sl] = x[_ALL2 + in_sl]
+    return out
+
+
+def scatter_add(cols, window, out):
+    """Add every window in ``cols`` back onto the cells it was read from: the adjoint of :func:`gather`.
+
+    Parameters
+    ----------
+    cols : ndarray, shape (N, C, *kernel, *out_shape)
+    window : Window
+    out : ndarray, shape (N, C, *in_shape)
+        Accumulated into in place.  A cell covered by ``m`` windows receives
+        the sum of ``m`` entries of ``cols``; values that fell on padding are
+        dropped.
+
+    Notes
+    -----
+    One strided slice-add per kernel offset: within one offset the input cells
+    are distinct, so ``+=`` on a strided slice accumulates correctly.
+    """
+    for offset, in_sl, out_sl in window.offsets:
+        out[_ALL2 + in_sl] += cols[_ALL2 + offset + out_sl]
+    return out

@@ -1,0 +1,75 @@
+"""Run-time settings: the workspace budget and the convolution algorithm.
+
+Both are context variables, so a ``with`` block changes them for the current
+thread (or asyncio task) only.
+
+>>> import npconv
+>>> npconv.get_workspace() // 2**20
+256
+>>> with npconv.workspace(64 * 2**20):
+...     npconv.get_workspace() // 2**20
+64
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+
+DEFAULT_WORKSPACE = 256 * 2**20
+ALGORITHMS = ("auto", "im2col", "direct")
+
+_workspace = contextvars.ContextVar("npconv_workspace", default=DEFAULT_WORKSPACE)
+_algorithm = contextvars.ContextVar("npconv_algorithm", default="auto")
+
+
+def get_workspace():
+    """The workspace budget in bytes: the most extra memory an operator may allocate.
+
+    Operators split the batch into chunks so that their temporary buffers
+    stay within it.  A single sample that does not fit takes the leanest
+    algorithm instead of failing.
+    """
+    return _workspace.get()
+
+
+def set_workspace(nbytes):
+    """Set the workspace budget in bytes for the current context; returns the previous value."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
+        raise ValueError(f"set_workspace(): `nbytes` must be a positive int, got {nbytes!r}")
+    previous = _workspace.get()
+    _workspace.set(nbytes)
+    return previous
+
+
+@contextlib.contextmanager
+def workspace(nbytes):
+    """Context manager: use a workspace budget of ``nbytes`` bytes inside the block."""
+    previous = set_workspace(nbytes)
+    try:
+        yield nbytes
+    finally:
+        _workspace.set(previous)
+
+
+def get_algorithm():
+    """The convolution algorithm in force: ``'auto'``, ``'im2col'`` or ``'direct'``."""
+    return _algorithm.get()
+
+
+@contextlib.contextmanager
+def conv_algorithm(name):
+    """Context manager: force a convolution algorithm inside the block.
+
+    ``'im2col'`` copies the windows into a column buffer (one strided copy per
+    kernel offset) and does one matrix product per batch chunk; ``'direct'``
+    accumulates one small product per kernel offset and needs no column
+    buffer; ``'auto'`` (the default) picks by shape and workspace.
+    """
+    if name not in ALGORITHMS:
+        raise ValueError(f"conv_algorithm(): `name` must be one of {ALGORITHMS}, got {name!r}")
+    token = _algorithm.set(name)
+    try:
+        yield name
+    finally:
+        _algorithm.reset(token)

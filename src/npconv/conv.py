@@ -1,0 +1,326 @@
+"""Convolution: ``conv1d/2d/3d``, their backward passes, and ``torch.nn.grad``-style helpers.
+
+The public functions are generated per dimensionality from one implementation
+each, so that ``conv1d``, ``conv2d`` and ``conv3d`` cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _engine
+from ._args import (as_float_array, check_groups, check_ndim, check_same_dtype, make_window,
+                    normalize_padding, to_tuple)
+
+SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+# --- shared checks ------------------------------------------------------------
+
+def input_arrays(op, ndim, input, weight, bias, *, channel_axis_of_bias=0):
+    """Validate and convert the array arguments of a (transposed) convolution.
+
+    Returns ``(x, w, b, unbatched)`` with ``x`` always batched.
+    ``channel_axis_of_bias`` says which weight axis ``bias`` must match in
+    length (0 for convolution, 1 for transposed convolution, times groups).
+    """
+    x = as_float_array(input, op, "input")
+    w = as_float_array(weight, op, "weight")
+    b = None if bias is None else as_float_array(bias, op, "bias")
+    check_ndim(x, (ndim + 1, ndim + 2), op, "input",
+               f"(C, {SPATIAL_NAMES[ndim]}) unbatched or (N, C, {SPATIAL_NAMES[ndim]})")
+    check_ndim(w, (ndim + 2,), op, "weight", f"(out_channels, in_channels/groups, *kernel_size)")
+    check_same_dtype(op, x, "input", weight=w, bias=b)
+    if 0 in w.shape:
+        raise ValueError(f"{op}(): `weight` must have no zero-size dimension, got shape {w.shape}")
+    unbatched = x.ndim == ndim + 1
+    return (x[np.newaxis] if unbatched else x), w, b, unbatched
+
+
+def check_bias(op, bias, length):
+    """``bias`` must be a 1-D array of ``length`` entries."""
+    if bias is not None and bias.shape != (length,):
+        raise ValueError(f"{op}(): `bias` must have shape ({length},), got {bias.shape}")
+
+
+def check_grad_output(op, grad_output, expected_shape, unbatched, reference):
+    """Convert ``grad_output``, check its dtype and shape; returns it batched."""
+    gy = as_float_array(grad_output, op, "grad_output")
+    check_same_dtype(op, reference, "input", grad_output=gy)
+    shown = expected_shape[1:] if unbatched else expected_shape
+    if gy.shape != shown:
+        raise ValueError(f"{op}(): `grad_output` must have shape {shown}, got {gy.shape}")
+    return gy[np.newaxis] if unbatched else gy
+
+
+def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, groups):
+    """Check channels and groups of a convolution and build its window.
+
+    ``input_shape`` is batched ``(N, C, *spatial)``; ``weight_shape`` is
+    ``(K, C/groups, *kernel)``.  Returns ``(window, groups)``.
+    """
+    groups = check_groups(groups, op)
+    out_channels, group_channels = weight_shape[:2]
+    if out_channels % groups:
+        raise ValueError(
+            f"{op}(): `weight` has {out_channels} output channels, which groups={groups} "
+            f"does not divide"
+        )
+    if input_shape[1] != group_channels * groups:
+        raise ValueError(
+            f"{op}(): `input` must have {group_channels * groups} channels "
+            f"(weight.shape[1]={group_channels} x groups={groups}), got {input_shape[1]}"
+        )
+    kernel = tuple(weight_shape[2:])
+    stride = to_tuple(stride, ndim, op, "stride")
+    dilation = to_tuple(dilation, ndim, op, "dilation")
+    pads = normalize_padding(padding, ndim, op, kernel=kernel, stride=stride, dilation=dilation)
+    return make_window(op, tuple(input_shape[2:]), kernel, stride, pads, dilation), groups
+
+
+def _shape_argument(value, lengths, op, name):
+    """A shape given as a sequence of non-negative ints (``input_size``, ``weight_size``)."""
+    if not isinstance(value, (tuple, list)) or isinstance(value, str):
+        raise TypeError(f"{op}(): `{name}` must be a tuple of ints, got {value!r}")
+    shape = to_tuple(tuple(value), len(value), op, name, minimum=0)
+    if len(shape) not in lengths:
+        expected = " or ".join(str(n) for n in lengths)
+        raise ValueError(f"{op}(): `{name}` must have {expected} entries, got {shape}")
+    return shape
+
+
+def add_bias(y, bias):
+    """``y + bias`` broadcast over the channel axis, in place."""
+    if bias is not None:
+        y += bias.reshape((-1,) + (1,) * (y.ndim - 2))
+    return y
+
+
+def bias_grad(grad_output, bias):
+    """Sum of ``grad_output`` over every axis but the channel axis, or None without bias."""
+    if bias is None:
+        return None
+    return grad_output.sum(axis=(0,) + tuple(range(2, grad_output.ndim)))
+
+
+def unbatch(array, unbatched):
+    return array[0] if unbatched else array
+
+
+# --- implementations ------------------------------------------------------------
+
+def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups):
+    x, w, b, unbatched = input_arrays(op, ndim, input, weight, bias)
+    check_bias(op, b, w.shape[0])
+    window, groups = conv_window(op, ndim, x.shape, w.shape, stride, padding, dilation, groups)
+    y = add_bias(_engine.forward(x, w, window, groups), b)
+    return unbatch(y, unbatched)
+
+
+def _conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, dilation,
+                   groups):
+    x, w, b, unbatched = input_arrays(op, ndim, input, weight, bias)
+    check_bias(op, b, w.shape[0])
+    window, groups = conv_window(op, ndim, x.shape, w.shape, stride, padding, dilation, groups)
+    gy = check_grad_output(op, grad_output, (x.shape[0], w.shape[0]) + window.out_shape,
+                           unbatched, x)
+    gx, gw = _engine.backward(gy, window, groups, w.shape, weight=w, x=x)
+    return unbatch(gx, unbatched), gw, bias_grad(gy, b)
+
+
+def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dilation, groups):
+    shape = _shape_argument(input_size, (ndim + 1, ndim + 2), op, "input_size")
+    unbatched = len(shape) == ndim + 1
+    shape = (1,) + shape if unbatched else shape
+    w = as_float_array(weight, op, "weight")
+    check_ndim(w, (ndim + 2,), op, "weight", "(out_channels, in_channels/groups, *kernel_size)")
+    window, groups = conv_window(op, ndim, shape, w.shape, stride, padding, dilation, groups)
+    gy = check_grad_output(op, grad_output, (shape[0], w.shape[0]) + window.out_shape,
+                           unbatched, w)
+    gx, _ = _engine.backward(gy, window, groups, w.shape, weight=w)
+    return unbatch(gx, unbatched)
+
+
+def _conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dilation, groups):
+    x = as_float_array(input, op, "input")
+    check_ndim(x, (ndim + 1, ndim + 2), op, "input",
+               f"(C, {SPATIAL_NAMES[ndim]}) unbatched or (N, C, {SPATIAL_NAMES[ndim]})")
+    unbatched = x.ndim == ndim + 1
+    x = x[np.newaxis] if unbatched else x
+    shape = _shape_argument(weight_size, (ndim + 2,), op, "weight_size")
+    if 0 in shape:
+        raise ValueError(f"{op}(): `weight_size` must have no zero entry, got {shape}")
+    window, groups = conv_window(op, ndim, x.shape, shape, stride, padding, dilation, groups)
+    gy = check_grad_output(op, grad_output, (x.shape[0], shape[0]) + window.out_shape,
+                           unbatched, x)
+    _, gw = _engine.backward(gy, window, groups, shape, x=x)
+    return gw
+
+
+# --- public functions, one per dimensionality ---------------------------------------
+
+_CONV_DOC = """{ndim}-D convolution (cross-correlation), as ``torch.nn.functional.{name}``.
+
+Parameters
+----------
+input : ndarray, shape (N, C_in, {spatial}) or unbatched (C_in, {spatial})
+    float32 or float64; never modified; any strides.
+weight : ndarray, shape (C_out, C_in / groups, {kernel})
+    Same dtype as ``input``.
+bias : ndarray, shape (C_out,), optional
+stride, dilation : int or tuple of {ndim} ints, positive
+padding : int, tuple of {ndim} ints, tuple of {ndim} (lo, hi) pairs, 'valid' or 'same'
+    Implicit zero padding.  Per-side pairs go beyond torch.  ``'same'`` keeps
+    the input size (stride 1 only) and puts an odd extra pixel on the high side.
+groups : int
+    Splits the channels into ``groups`` independent convolutions; both
+    ``C_in`` and ``C_out`` must be multiples of it (``groups=C_in`` is depthwise).
+
+Returns
+-------
+ndarray, shape (N, C_out, {out_spatial})
+    Same dtype as ``input``.
+
+Notes
+-----
+``out[n, k, o] = bias[k] + sum_{{c, j}} weight[k, c, j] * input[n, g*C_in/groups + c, o*stride + j*dilation - pad_lo]``
+with ``g = k // (C_out/groups)`` and zero outside the input.  Per dimension::
+
+    out_size = floor((in_size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1
+
+Raises
+------
+TypeError
+    Non-float or mixed dtypes, non-int arguments.
+ValueError
+    Wrong number of dimensions, channel/group mismatch, wrong bias length,
+    non-positive stride or dilation, negative padding, unknown padding string,
+    'same' with stride > 1, tuples of the wrong length, a kernel larger than
+    the padded input.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.ones((2, 3, {example_in}), np.float32)
+>>> w = np.ones((4, 3, {example_k}), np.float32)
+>>> npconv.{name}(x, w, padding=1).shape
+{example_out}
+"""
+
+_CONV_BACKWARD_DOC = """Backward pass of :func:`{fwd}`: gradients of a loss with respect to its arguments.
+
+Parameters
+----------
+grad_output : ndarray, shape (N, C_out, {out_spatial})
+    Gradient of the loss with respect to ``{fwd}(input, weight, bias, ...)``.
+input, weight, bias, stride, padding, dilation, groups
+    Exactly as given to :func:`{fwd}`.
+
+Returns
+-------
+grad_input : ndarray, shape of ``input``
+grad_weight : ndarray, shape of ``weight``
+grad_bias : ndarray, shape (C_out,), or None when ``bias`` is None
+
+Notes
+-----
+``grad_input`` is the transposed convolution of ``grad_output`` with
+``weight``; ``grad_weight[k, c, j] = sum_{{n, o}} grad_output[n, k, o] * input[n, c', o*stride + j*dilation - pad_lo]``;
+``grad_bias`` sums ``grad_output`` over the batch and spatial axes.
+Use :func:`{name_input}` or :func:`{name_weight}` when only one gradient is needed.
+"""
+
+_CONV_INPUT_DOC = """Gradient of :func:`{fwd}` with respect to its input, as ``torch.nn.grad.{name}``.
+
+Parameters
+----------
+input_size : tuple of ints
+    Shape of the forward input, ``(N, C_in, {spatial})`` (or unbatched).  It
+    fixes the sizes that the floor in the output-size formula cannot recover.
+weight : ndarray, shape (C_out, C_in / groups, {kernel})
+grad_output : ndarray, shape (N, C_out, {out_spatial})
+stride, padding, dilation, groups
+    As given to :func:`{fwd}`.
+
+Returns
+-------
+ndarray, shape ``input_size``
+"""
+
+_CONV_WEIGHT_DOC = """Gradient of :func:`{fwd}` with respect to its weight, as ``torch.nn.grad.{name}``.
+
+Parameters
+----------
+input : ndarray, shape (N, C_in, {spatial}) (or unbatched)
+weight_size : tuple of ints
+    Shape of the weight, ``(C_out, C_in / groups, {kernel})``.
+grad_output : ndarray, shape (N, C_out, {out_spatial})
+stride, padding, dilation, groups
+    As given to :func:`{fwd}`.
+
+Returns
+-------
+ndarray, shape ``weight_size``
+"""
+
+_EXAMPLES = {
+    1: ("8", "3", "(2, 4, 8)"),
+    2: ("8, 8", "3, 3", "(2, 4, 8, 8)"),
+    3: ("8, 8, 8", "3, 3, 3", "(2, 4, 8, 8, 8)"),
+}
+
+
+def doc_fields(ndim, name, **extra):
+    """Names substituted into the docstring templates for one dimensionality."""
+    letters = SPATIAL_NAMES[ndim].split(", ")
+    example_in, example_k, example_out = _EXAMPLES[ndim]
+    return dict(
+        ndim=ndim, name=name, spatial=SPATIAL_NAMES[ndim],
+        out_spatial=", ".join(f"{c}_out" for c in letters),
+        kernel=", ".join(f"k{c}" for c in letters),
+        example_in=example_in, example_k=example_k, example_out=example_out, **extra,
+    )
+
+
+def finish(function, name, doc):
+    """Give a generated function its public name, module and docstring."""
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "npconv"
+    function.__doc__ = doc
+    return function
+
+
+def _conv_functions(ndim):
+    name = f"conv{ndim}d"
+
+    def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        return _conv(name, ndim, input, weight, bias, stride, padding, dilation, groups)
+
+    def conv_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1,
+                      groups=1):
+        return _conv_backward(f"{name}_backward", ndim, grad_output, input, weight, bias,
+                              stride, padding, dilation, groups)
+
+    def conv_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+        return _conv_input(f"{name}_input", ndim, input_size, weight, grad_output, stride,
+                           padding, dilation, groups)
+
+    def conv_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+        return _conv_weight(f"{name}_weight", ndim, input, weight_size, grad_output, stride,
+                            padding, dilation, groups)
+
+    fields = doc_fields(ndim, name, fwd=name, name_input=f"{name}_input",
+                        name_weight=f"{name}_weight")
+    return (
+        finish(conv, name, _CONV_DOC.format(**fields)),
+        finish(conv_backward, f"{name}_backward", _CONV_BACKWARD_DOC.format(**fields)),
+        finish(conv_input, f"{name}_input",
+               _CONV_INPUT_DOC.format(**{**fields, "name": f"{name}_input"})),
+        finish(conv_weight, f"{name}_weight",
+               _CONV_WEIGHT_DOC.format(**{**fields, "name": f"{name}_weight"})),
+    )
+
+
+conv1d, conv1d_backward, conv1d_input, conv1d_weight = _conv_functions(1)
+conv2d, conv2d_backward, conv2d_input, conv2d_weight = _conv_functions(2)
+conv3d, conv3d_backward, conv3d_input, conv3d_weight = _conv_functions(3)
