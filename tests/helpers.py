@@ -1,0 +1,53 @@
+"""Shared test helpers: tolerances, layouts, canonical padding for the references."""
+
+import numpy as np
+
+import npconv
+
+ALGORITHMS = ("im2col", "direct")
+DTYPES = (np.float32, np.float64)
+
+# Relative to the largest magnitude of the expected array.
+TOLERANCE = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
+
+
+def assert_close(actual, expected, dtype, what=""):
+    """Shape, dtype, then values within the dtype's tolerance, scaled by the expected magnitude."""
+    dtype = np.dtype(dtype)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    assert actual.dtype == dtype, f"{what}: dtype {actual.dtype} != {dtype}"
+    scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+    tol = TOLERANCE[dtype] * scale * 10
+    np.testing.assert_allclose(actual, expected, rtol=TOLERANCE[dtype], atol=tol, err_msg=what)
+
+
+def noncontiguous(array):
+    """A copy of ``array`` as a view with non-unit strides in its last axis and a reversed first one."""
+    holder = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), array.dtype)
+    view = holder[..., ::2][::-1]
+    view[...] = array
+    assert not view.flags.c_contiguous and np.array_equal(view, array)
+    return view
+
+
+def pad_pairs(padding, kernel, dilation):
+    """Per-dimension (lo, hi) from any padding form, following torch's documented rules."""
+    ndim = len(kernel)
+    if padding == "valid":
+        return ((0, 0),) * ndim
+    if padding == "same":
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    if isinstance(padding, int):
+        return ((padding, padding),) * ndim
+    return tuple(p if isinstance(p, tuple) else (p, p) for p in padding)
+
+
+def as_tuple(value, ndim):
+    return tuple(value) if isinstance(value, tuple) else (value,) * ndim
+
+
+def functions(prefix, ndim):
+    """``npconv.<prefix>{ndim}d`` and its backward."""
+    name = f"{prefix}{ndim}d"
+    return getattr(npconv, name), getattr(npconv, f"{name}_backward")

@@ -1,0 +1,146 @@
+"""Slow, loop-based float64 references written from the definitions: the spec.
+
+Nothing here comes from npconv.  Every operator is a plain loop over the
+connections of a strided, dilated, padded, grouped window:
+
+    output cell o of channel k reads, at kernel offset j, input cell
+    i = o * stride + j * dilation - pad_lo of channel g * C/groups + c,
+    with weight[k, c, j], where g = k // (K/groups);
+    cells outside the input are zeros (padding).
+
+Sizes are counted, not computed with a formula: a dimension has as many
+window positions as there are start cells ``0, stride, 2*stride, ...`` whose
+dilated window ends inside the padded input.
+"""
+
+import itertools
+
+import numpy as np
+
+
+def window_positions(size, kernel, stride, dilation, pad_lo, pad_hi):
+    """Count the windows that fit in one padded dimension."""
+    span = dilation * (kernel - 1) + 1
+    return len(range(0, size + pad_lo + pad_hi - span + 1, stride))
+
+
+def connections(in_shape, kernel, stride, dilation, pads, out_shape):
+    """Yield ``(o, j, i)``: output cell o reads input cell i at kernel offset j (real cells only)."""
+    for o in itertools.product(*(range(n) for n in out_shape)):
+        for j in itertools.product(*(range(k) for k in kernel)):
+            i = tuple(od * s + jd * d - lo
+                      for od, jd, s, d, (lo, _) in zip(o, j, stride, dilation, pads))
+            if all(0 <= idx < n for idx, n in zip(i, in_shape)):
+                yield o, j, i
+
+
+def conv_out_shape(in_shape, kernel, stride, dilation, pads):
+    return tuple(window_positions(n, k, s, d, lo, hi)
+                 for n, k, s, d, (lo, hi) in zip(in_shape, kernel, stride, dilation, pads))
+
+
+def _channel_pairs(in_channels, out_channels, groups):
+    """Yield ``(k, c_global, c_local)`` for every (output, input) channel pair that is connected."""
+    k_per_group, c_per_group = out_channels // groups, in_channels // groups
+    for k in range(out_channels):
+        g = k // k_per_group
+        for c_local in range(c_per_group):
+            yield k, g * c_per_group + c_local, c_local
+
+
+def conv(x, w, b, stride, pads, dilation, groups):
+    """``y[n, k, o] = b[k] + sum w[k, c, j] * x[n, c', i]`` over the connections."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    n_batch, channels = x.shape[:2]
+    out_channels, kernel = w.shape[0], w.shape[2:]
+    out_shape = conv_out_shape(x.shape[2:], kernel, stride, dilation, pads)
+    y = np.zeros((n_batch, out_channels) + out_shape)
+    links = list(connections(x.shape[2:], kernel, stride, dilation, pads, out_shape))
+    for n in range(n_batch):
+        for k, c, c_local in _channel_pairs(channels, out_channels, groups):
+            for o, j, i in links:
+                y[(n, k) + o] += w[(k, c_local) + j] * x[(n, c) + i]
+    if b is not None:
+        y += np.asarray(b, np.float64).reshape((-1,) + (1,) * len(kernel))
+    return y
+
+
+def conv_backward(gy, x, w, stride, pads, dilation, groups):
+    """Gradients ``(gx, gw, gb)`` of :func:`conv`, by the chain rule on each connection."""
+    gy, x, w = (np.asarray(a, np.float64) for a in (gy, x, w))
+    n_batch, channels = x.shape[:2]
+    out_channels, kernel = w.shape[0], w.shape[2:]
+    gx, gw = np.zeros_like(x), np.zeros_like(w)
+    links = list(connections(x.shape[2:], kernel, stride, dilation, pads, gy.shape[2:]))
+    for n in range(n_batch):
+        for k, c, c_local in _channel_pairs(channels, out_channels, groups):
+            for o, j, i in links:
+                gx[(n, c) + i] += w[(k, c_local) + j] * gy[(n, k) + o]
+                gw[(k, c_local) + j] += x[(n, c) + i] * gy[(n, k) + o]
+    return gx, gw, gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+
+
+def conv_transpose_out_shape(in_shape, kernel, stride, dilation, pads, output_padding):
+    """torch's documented size: (in - 1) * s - lo - hi + d * (k - 1) + output_padding + 1."""
+    return tuple((n - 1) * s - lo - hi + d * (k - 1) + e + 1
+                 for n, k, s, d, (lo, hi), e in zip(in_shape, kernel, stride, dilation, pads,
+                                                    output_padding))
+
+
+def conv_transpose(x, w, b, stride, pads, output_padding, dilation, groups):
+    """Each input cell o scatters ``x[n, k, o] * w[k, c, j]`` to output cell ``o*s + j*d - lo``."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    n_batch, in_channels = x.shape[:2]
+    kernel = w.shape[2:]
+    out_channels = w.shape[1] * groups
+    out_shape = conv_transpose_out_shape(x.shape[2:], kernel, stride, dilation, pads,
+                                         output_padding)
+    y = np.zeros((n_batch, out_channels) + out_shape)
+    links = list(connections(out_shape, kernel, stride, dilation, pads, x.shape[2:]))
+    for n in range(n_batch):
+        for k, c, c_local in _channel_pairs(out_channels, in_channels, groups):
+            for o, j, i in links:
+                y[(n, c) + i] += x[(n, k) + o] * w[(k, c_local) + j]
+    if b is not None:
+        y += np.asarray(b, np.float64).reshape((-1,) + (1,) * len(kernel))
+    return y
+
+
+def conv_transpose_backward(gy, x, w, stride, pads, dilation, groups):
+    """Gradients ``(gx, gw, gb)`` of :func:`conv_transpose` by the chain rule on each connection."""
+    gy, x, w = (np.asarray(a, np.float64) for a in (gy, x, w))
+    n_batch, in_channels = x.shape[:2]
+    kernel = w.shape[2:]
+    out_channels = w.shape[1] * groups
+    gx, gw = np.zeros_like(x), np.zeros_like(w)
+    links = list(connections(gy.shape[2:], kernel, stride, dilation, pads, x.shape[2:]))
+    for n in range(n_batch):
+        for k, c, c_local in _channel_pairs(out_channels, in_channels, groups):
+            for o, j, i in links:
+                gx[(n, k) + o] += gy[(n, c) + i] * w[(k, c_local) + j]
+                gw[(k, c_local) + j] += gy[(n, c) + i] * x[(n, k) + o]
+    return gx, gw, gy.sum(axis=(0,) + tuple(range(2, gy.ndim)))
+
+
+def unfold(x, kernel, stride, dilation, pads):
+    """``cols[n, c * prod(k) + flat(j), flat(o)] = x[n, c, i]`` (zero on padding)."""
+    x = np.asarray(x, np.float64)
+    n_batch, channels = x.shape[:2]
+    out_shape = conv_out_shape(x.shape[2:], kernel, stride, dilation, pads)
+    cols = np.zeros((n_batch, channels) + tuple(kernel) + out_shape)
+    for o, j, i in connections(x.shape[2:], kernel, stride, dilation, pads, out_shape):
+        cols[(slice(None), slice(None)) + j + o] = x[(slice(None), slice(None)) + i]
+    return cols.reshape(n_batch, channels * int(np.prod(kernel)), -1)
+
+
+def fold(cols, out_size, kernel, stride, dilation, pads):
+    """Sum every column entry into the cell it was read from."""
+    cols = np.asarray(cols, np.float64)
+    n_batch = cols.shape[0]
+    channels = cols.shape[1] // int(np.prod(kernel))
+    out_shape = conv_out_shape(out_size, kernel, stride, dilation, pads)
+    blocks = cols.reshape((n_batch, channels) + tuple(kernel) + out_shape)
+    x = np.zeros((n_batch, channels) + tuple(out_size))
+    for o, j, i in connections(out_size, kernel, stride, dilation, pads, out_shape):
+        x[(slice(None), slice(None)) + i] += blocks[(slice(None), slice(None)) + j + o]
+    return x

@@ -1,0 +1,197 @@
+"""conv1d/2d/3d forward and backward against the loop reference, over the argument cross product."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import npconv
+import reference
+from helpers import ALGORITHMS, DTYPES, as_tuple, assert_close, functions, noncontiguous, pad_pairs
+
+
+def run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation,
+             batch=2, bias=True, seed=0):
+    """Every algorithm, dtype and memory layout against one reference computation."""
+    rng = np.random.default_rng(seed)
+    kernel, stride, dilation = (as_tuple(v, ndim) for v in (kernel, stride, dilation))
+    x = rng.standard_normal((batch, channels) + spatial)
+    w = rng.standard_normal((out_channels, channels // groups) + kernel)
+    b = rng.standard_normal(out_channels) if bias else None
+    pads = pad_pairs(padding, kernel, dilation)
+    y_ref = reference.conv(x, w, b, stride, pads, dilation, groups)
+    gy = rng.standard_normal(y_ref.shape)
+    gx_ref, gw_ref, gb_ref = reference.conv_backward(gy, x, w, stride, pads, dilation, groups)
+    conv, conv_backward = functions("conv", ndim)
+    args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    for algorithm, dtype, layout in itertools.product(ALGORITHMS, DTYPES, (np.asarray, noncontiguous)):
+        xs, ws, gys = (layout(a.astype(dtype)) for a in (x, w, gy))
+        bs = None if b is None else b.astype(dtype)
+        what = f"{algorithm} {np.dtype(dtype)} {layout.__name__}"
+        with npconv.conv_algorithm(algorithm):
+            assert_close(conv(xs, ws, bs, **args), y_ref, dtype, f"forward {what}")
+            gx, gw, gb = conv_backward(gys, xs, ws, bs, **args)
+        assert_close(gx, gx_ref, dtype, f"grad_input {what}")
+        assert_close(gw, gw_ref, dtype, f"grad_weight {what}")
+        if bias:
+            assert_close(gb, gb_ref, dtype, f"grad_bias {what}")
+        else:
+            assert gb is None
+
+
+KERNELS_2D = [(1, 1), (2, 3), (3, 3)]
+STRIDES_2D = [1, 2, (3, 1)]
+PADDINGS_2D = [0, 1, ((1, 2), (0, 3)), "same", "valid"]
+DILATIONS_2D = [1, (2, 1)]
+GROUPINGS = [(4, 4, 1), (4, 6, 2), (4, 4, 4), (4, 8, 4)]  # (C_in, C_out, groups): dense, grouped, depthwise, depthwise x2
+
+GRID_2D = [
+    case for case in itertools.product(KERNELS_2D, STRIDES_2D, PADDINGS_2D, DILATIONS_2D, GROUPINGS)
+    if not (case[2] == "same" and case[1] != 1)
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,grouping", GRID_2D)
+def test_conv2d_grid(kernel, stride, padding, dilation, grouping):
+    channels, out_channels, groups = grouping
+    run_case(2, (7, 6), channels, out_channels, groups, kernel, stride, padding, dilation)
+
+
+CASES_1D = [
+    # kernel, stride, padding, dilation, (C_in, C_out, groups)
+    (1, 1, 0, 1, (3, 5, 1)),
+    (4, 1, "same", 1, (2, 3, 1)),     # even kernel: the odd padding cell goes high
+    (4, 1, "same", 3, (2, 2, 2)),
+    (3, 2, ((0, 2),), 3, (4, 2, 2)),
+    (2, 5, 0, 1, (3, 3, 3)),          # stride > kernel: some inputs get no gradient
+    (5, 1, 2, 1, (1, 1, 1)),
+    (11, 1, 0, 1, (2, 2, 1)),         # kernel == input
+    (3, 3, ((4, 0),), 2, (2, 4, 1)),
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,grouping", CASES_1D)
+def test_conv1d_cases(kernel, stride, padding, dilation, grouping):
+    channels, out_channels, groups = grouping
+    run_case(1, (11,), channels, out_channels, groups, kernel, stride, padding, dilation)
+
+
+CASES_3D = [
+    ((1, 1, 1), 1, 0, 1, (3, 2, 1)),
+    ((2, 3, 2), (1, 2, 1), 1, 1, (2, 4, 2)),
+    ((3, 3, 3), 1, "same", (1, 2, 1), (2, 2, 2)),
+    ((2, 2, 2), 2, ((1, 0), (0, 1), (2, 2)), 1, (2, 2, 1)),
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,grouping", CASES_3D)
+def test_conv3d_cases(kernel, stride, padding, dilation, grouping):
+    channels, out_channels, groups = grouping
+    run_case(3, (5, 6, 4), channels, out_channels, groups, kernel, stride, padding, dilation)
+
+
+def test_without_bias():
+    run_case(2, (5, 5), 2, 3, 1, 3, 1, 1, 1, bias=False)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_unbatched_input_gives_unbatched_output(algorithm):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 6, 5))
+    w = rng.standard_normal((2, 3, 3, 2))
+    with npconv.conv_algorithm(algorithm):
+        y = npconv.conv2d(x, w, stride=2, padding=1)
+        assert_close(y, npconv.conv2d(x[None], w, stride=2, padding=1)[0], np.float64)
+        gy = rng.standard_normal(y.shape)
+        gx, gw, _ = npconv.conv2d_backward(gy, x, w, stride=2, padding=1)
+    gx_ref, gw_ref, _ = reference.conv_backward(gy[None], x[None], w, (2, 2), ((1, 1),) * 2,
+                                                (1, 1), 1)
+    assert_close(gx, gx_ref[0], np.float64)
+    assert_close(gw, gw_ref, np.float64)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_zero_size_batch(algorithm):
+    x = np.zeros((0, 3, 6, 6), np.float32)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    b = np.ones(4, np.float32)
+    with npconv.conv_algorithm(algorithm):
+        y = npconv.conv2d(x, w, b, padding=1)
+        gx, gw, gb = npconv.conv2d_backward(y, x, w, b, padding=1)
+    assert y.shape == (0, 4, 6, 6) and y.dtype == np.float32
+    assert gx.shape == x.shape and gw.shape == w.shape
+    assert not gw.any() and not gb.any()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_inputs_are_never_modified(algorithm):
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((2, 4, 7, 7), (4, 2, 3, 3), (4,))]
+    copies = [a.copy() for a in arrays]
+    x, w, b = arrays
+    with npconv.conv_algorithm(algorithm):
+        y = npconv.conv2d(x, w, b, stride=2, padding=1, groups=2)
+        gy = np.ones_like(y)
+        npconv.conv2d_backward(gy, x, w, b, stride=2, padding=1, groups=2)
+        npconv.conv2d_input(x.shape, w, gy, stride=2, padding=1, groups=2)
+        npconv.conv2d_weight(x, w.shape, gy, stride=2, padding=1, groups=2)
+    for a, copy in zip(arrays, copies):
+        np.testing.assert_array_equal(a, copy)
+    assert np.all(gy == 1)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_input_and_weight_gradient_helpers(ndim, algorithm):
+    """conv*_input/conv*_weight (torch.nn.grad's) give the reference gradients."""
+    rng = np.random.default_rng(3)
+    spatial = (7, 6, 5)[:ndim]
+    kernel, stride, dilation = (3,) * ndim, (2,) * ndim, (1,) * ndim
+    pads = ((1, 1),) * ndim
+    x = rng.standard_normal((2, 4) + spatial)
+    w = rng.standard_normal((6, 2) + kernel)
+    y_shape = reference.conv(x, w, None, stride, pads, dilation, 2).shape
+    gy = rng.standard_normal(y_shape)
+    gx_ref, gw_ref, _ = reference.conv_backward(gy, x, w, stride, pads, dilation, 2)
+    name = f"conv{ndim}d"
+    with npconv.conv_algorithm(algorithm):
+        gx = getattr(npconv, f"{name}_input")(x.shape, w, gy, stride=2, padding=1, groups=2)
+        gw = getattr(npconv, f"{name}_weight")(x, w.shape, gy, stride=2, padding=1, groups=2)
+    assert_close(gx, gx_ref, np.float64)
+    assert_close(gw, gw_ref, np.float64)
+
+
+def test_input_size_resolves_the_floor():
+    """Inputs of 7 and 8 give the same stride-2 output; input_size says which gradient is meant."""
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((1, 1, 3))
+    gy = rng.standard_normal((1, 1, 3))
+    for size in (7, 8):
+        gx = npconv.conv1d_input((1, 1, size), w, gy, stride=2)
+        x = np.zeros((1, 1, size))
+        gx_ref, _, _ = reference.conv_backward(gy, x, w, (2,), ((0, 0),), (1,), 1)
+        assert_close(gx, gx_ref, np.float64)
+    assert gx[0, 0, -1] == 0.0  # the last cell of the 8-input is read by no window
+
+
+def test_bias_is_added_per_channel():
+    x = np.zeros((1, 2, 4, 4))
+    w = np.zeros((3, 2, 3, 3))
+    y = npconv.conv2d(x, w, np.array([1.0, -2.0, 0.5]), padding=1)
+    np.testing.assert_array_equal(y[0, :, 2, 1], [1.0, -2.0, 0.5])
+
+
+def test_one_by_one_convolution_is_a_matrix_product():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 5, 4, 6)).astype(np.float32)
+    w = rng.standard_normal((7, 5, 1, 1)).astype(np.float32)
+    expected = np.einsum("kc,nchw->nkhw", w[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
+    assert_close(npconv.conv2d(x, w), expected, np.float32)
+
+
+def test_same_padding_keeps_the_size_and_puts_the_odd_cell_high():
+    x = np.arange(6.0).reshape(1, 1, 6)
+    w = np.zeros((1, 1, 4))
+    w[0, 0, 0] = 1.0  # picks the first cell of each window
+    y = npconv.conv1d(x, w, padding="same")
+    np.testing.assert_array_equal(y[0, 0], [0.0, 0.0, 1.0, 2.0, 3.0, 4.0])  # one cell low, two high

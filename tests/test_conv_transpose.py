@@ -1,0 +1,94 @@
+"""conv_transpose1d/2d/3d against the loop reference, and as the adjoint of convolution."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import npconv
+import reference
+from helpers import ALGORITHMS, DTYPES, as_tuple, assert_close, functions, noncontiguous, pad_pairs
+
+CASES = [
+    # ndim, spatial, (C_in, C_out, groups), kernel, stride, padding, output_padding, dilation
+    (1, (5,), (2, 3, 1), 3, 2, 1, 1, 1),
+    (1, (4,), (4, 4, 4), 2, 3, ((0, 2),), 2, 1),
+    (1, (6,), (3, 3, 1), 1, 1, 0, 0, 1),
+    (2, (4, 5), (4, 6, 2), 3, 2, 1, 1, 1),
+    (2, (3, 3), (2, 2, 1), (2, 3), (3, 1), ((1, 0), (2, 1)), (2, 0), (1, 2)),
+    (2, (4, 4), (2, 4, 1), 3, 1, 0, 2, 3),    # output_padding >= stride, allowed as < dilation
+    (2, (5, 4), (6, 3, 3), 3, 2, 2, 0, 2),
+    (2, (2, 2), (2, 2, 2), 4, 4, 0, 3, 1),    # stride == kernel: upsampling without overlap
+    (3, (3, 2, 3), (2, 4, 2), (2, 2, 3), (2, 1, 2), 1, (1, 0, 0), 1),
+    (3, (2, 3, 2), (3, 2, 1), 2, 1, 0, 0, (1, 2, 1)),
+]
+
+
+@pytest.mark.parametrize("ndim,spatial,grouping,kernel,stride,padding,output_padding,dilation", CASES)
+def test_against_reference(ndim, spatial, grouping, kernel, stride, padding, output_padding,
+                           dilation):
+    rng = np.random.default_rng(0)
+    in_channels, out_channels, groups = grouping
+    kernel, stride, dilation, output_padding = (
+        as_tuple(v, ndim) for v in (kernel, stride, dilation, output_padding))
+    pads = pad_pairs(padding, kernel, dilation)
+    x = rng.standard_normal((2, in_channels) + spatial)
+    w = rng.standard_normal((in_channels, out_channels // groups) + kernel)
+    b = rng.standard_normal(out_channels)
+    y_ref = reference.conv_transpose(x, w, b, stride, pads, output_padding, dilation, groups)
+    gy = rng.standard_normal(y_ref.shape)
+    gx_ref, gw_ref, gb_ref = reference.conv_transpose_backward(gy, x, w, stride, pads, dilation,
+                                                               groups)
+    forward, backward = functions("conv_transpose", ndim)
+    args = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                dilation=dilation)
+    for algorithm, dtype, layout in itertools.product(ALGORITHMS, DTYPES, (np.asarray, noncontiguous)):
+        xs, ws, gys = (layout(a.astype(dtype)) for a in (x, w, gy))
+        what = f"{algorithm} {np.dtype(dtype)} {layout.__name__}"
+        with npconv.conv_algorithm(algorithm):
+            assert_close(forward(xs, ws, b.astype(dtype), **args), y_ref, dtype, f"forward {what}")
+            gx, gw, gb = backward(gys, xs, ws, b.astype(dtype), **args)
+        assert_close(gx, gx_ref, dtype, f"grad_input {what}")
+        assert_close(gw, gw_ref, dtype, f"grad_weight {what}")
+        assert_close(gb, gb_ref, dtype, f"grad_bias {what}")
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_is_the_input_gradient_of_convolution(ndim):
+    """conv_transpose(g, w) == conv_input(x.shape, w, g): the transposed conv is conv's adjoint."""
+    rng = np.random.default_rng(1)
+    spatial = (9, 8, 7)[:ndim]
+    x_shape = (2, 4) + spatial
+    w = rng.standard_normal((6, 2) + (3,) * ndim)
+    y = npconv.__dict__[f"conv{ndim}d"](np.zeros(x_shape), w, stride=2, padding=1, groups=2)
+    g = rng.standard_normal(y.shape)
+    # The stride-2 forward size floors away a cell of the even sizes; output_padding restores it.
+    output_padding = tuple(n - ((m - 1) * 2 - 2 + 2 + 1) for n, m in zip(spatial, y.shape[2:]))
+    transposed = npconv.__dict__[f"conv_transpose{ndim}d"](g, w, stride=2, padding=1, groups=2,
+                                                          output_padding=output_padding)
+    gx = npconv.__dict__[f"conv{ndim}d_input"](x_shape, w, g, stride=2, padding=1, groups=2)
+    assert_close(transposed, gx, np.float64)
+
+
+def test_inner_product_adjointness():
+    """<conv(x, w), y> == <x, conv_transpose(y, w)> for random x and y."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 4, 10, 9))
+    w = rng.standard_normal((6, 2, 3, 2))
+    args = dict(stride=(2, 3), padding=((1, 2), (0, 1)), dilation=(1, 2), groups=2)
+    y = rng.standard_normal(npconv.conv2d(x, w, **args).shape)
+    output_padding = (0, 1)  # recovers the 9 columns lost to the floor of the forward size
+    lhs = np.vdot(npconv.conv2d(x, w, **args), y)
+    rhs = np.vdot(x, npconv.conv_transpose2d(y, w, output_padding=output_padding, **args))
+    assert np.isclose(lhs, rhs, rtol=1e-12)
+
+
+def test_unbatched():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 4))
+    w = rng.standard_normal((2, 3, 2, 2))
+    y = npconv.conv_transpose2d(x, w, stride=2)
+    assert y.shape == (3, 6, 8)
+    assert_close(y, npconv.conv_transpose2d(x[None], w, stride=2)[0], np.float64)
+    gx, gw, gb = npconv.conv_transpose2d_backward(np.ones_like(y), x, w, stride=2)
+    assert gx.shape == x.shape and gw.shape == w.shape and gb is None
