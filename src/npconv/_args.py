@@ -184,7 +184,7 @@ def check_ndim(array, ndims, op, name, meaning):
     if array.ndim not in ndims:
         expected = " or ".join(str(n) for n in ndims)
         raise ValueError(
-            f"{op}(): `{name}` must have {expected} dimensions ({meaning}), "
+            f"{op}(): `{name}` must have {expected} dimensions, {meaning}; "
             f"got {array.ndim} with shape {array.shape}"
         )
 

@@ -43,17 +43,19 @@ def check_bias(op, bias, length):
         raise ValueError(f"{op}(): `bias` must have shape ({length},), got {bias.shape}")
 
 
-def check_grad_output(op, grad_output, expected_shape, unbatched, reference):
-    """Convert ``grad_output``, check its dtype and shape; returns it batched."""
+def check_grad_output(op, grad_output, expected_shape, unbatched, reference,
+                      reference_name="input"):
+    """Convert ``grad_output``, check its dtype (that of ``reference``) and shape; returns it batched."""
     gy = as_float_array(grad_output, op, "grad_output")
-    check_same_dtype(op, reference, "input", grad_output=gy)
+    check_same_dtype(op, reference, reference_name, grad_output=gy)
     shown = expected_shape[1:] if unbatched else expected_shape
     if gy.shape != shown:
         raise ValueError(f"{op}(): `grad_output` must have shape {shown}, got {gy.shape}")
     return gy[np.newaxis] if unbatched else gy
 
 
-def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, groups):
+def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, groups,
+                input_name="input"):
     """Check channels and groups of a convolution and build its window.
 
     ``input_shape`` is batched ``(N, C, *spatial)``; ``weight_shape`` is
@@ -68,7 +70,7 @@ def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, 
         )
     if input_shape[1] != group_channels * groups:
         raise ValueError(
-            f"{op}(): `input` must have {group_channels * groups} channels "
+            f"{op}(): `{input_name}` must have {group_channels * groups} channels "
             f"(weight.shape[1]={group_channels} x groups={groups}), got {input_shape[1]}"
         )
     kernel = tuple(weight_shape[2:])
@@ -134,9 +136,10 @@ def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dila
     shape = (1,) + shape if unbatched else shape
     w = as_float_array(weight, op, "weight")
     check_ndim(w, (ndim + 2,), op, "weight", "(out_channels, in_channels/groups, *kernel_size)")
-    window, groups = conv_window(op, ndim, shape, w.shape, stride, padding, dilation, groups)
+    window, groups = conv_window(op, ndim, shape, w.shape, stride, padding, dilation, groups,
+                                 input_name="input_size")
     gy = check_grad_output(op, grad_output, (shape[0], w.shape[0]) + window.out_shape,
-                           unbatched, w)
+                           unbatched, w, "weight")
     gx, _ = _engine.backward(gy, window, groups, w.shape, weight=w)
     return unbatch(gx, unbatched)
 

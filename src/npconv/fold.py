@@ -114,7 +114,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     op = "unfold"
     ndim = _spatial_ndim(kernel_size)
     x, unbatched = _batched(op, input, (ndim + 1, ndim + 2), "input",
-                            f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial")
+                            f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial "
+                            f"dimensions (a tuple kernel_size sets another number)")
     window = _window(op, ndim, x.shape[2:], kernel_size, dilation, padding, stride)
     cols = _unfold(x, window)
     return cols[0] if unbatched else cols
@@ -170,7 +171,8 @@ def unfold_backward(grad_output, input, kernel_size, dilation=1, padding=0, stri
     op = "unfold_backward"
     ndim = _spatial_ndim(kernel_size)
     x, unbatched = _batched(op, input, (ndim + 1, ndim + 2), "input",
-                            f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial")
+                            f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial "
+                            f"dimensions (a tuple kernel_size sets another number)")
     window = _window(op, ndim, x.shape[2:], kernel_size, dilation, padding, stride)
     gy = as_float_array(grad_output, op, "grad_output")
     check_same_dtype(op, x, "input", grad_output=gy)
