@@ -98,24 +98,50 @@ def _batch_chunks(n_batch, bytes_per_sample):
 
 # --- im2col: column buffer + one matrix product per group and batch chunk -----
 
-def _column_buffer(n, channels, window, dtype):
-    """A ``(C, *kernel, n, *out)`` buffer and its ``(n, C, *kernel, *out)`` view for gather/scatter."""
-    cols = np.empty((channels,) + window.kernel + (n,) + window.out_shape, dtype)
-    return cols, np.moveaxis(cols, 1 + window.ndim, 0)
+class _Scratch:
+    """Buffers allocated once per call, for the largest chunk, and reused by every chunk.
+
+    Reuse keeps the peak at one set of buffers (a fresh buffer per chunk would
+    briefly coexist with the previous one) and pays first-touch page faults once.
+    """
+
+    def __init__(self, chunks, dtype, channels, out_channels, window):
+        largest = max((c.stop - c.start for c in chunks), default=0)
+        self.window = window
+        self.channels, self.out_channels = channels, out_channels
+        self.cols = np.empty(largest * channels * window.kernel_volume * window.out_volume, dtype)
+        self.rows = np.empty(largest * out_channels * window.out_volume, dtype)
+
+    def columns(self, n):
+        """``(C, *kernel, n, *out)`` column buffer and its ``(n, C, *kernel, *out)`` view."""
+        shape = (self.channels,) + self.window.kernel + (n,) + self.window.out_shape
+        cols = self.cols[:np.prod(shape)].reshape(shape)
+        return cols, np.moveaxis(cols, 1 + self.window.ndim, 0)
+
+    def channel_rows(self, n, groups):
+        """``(G, K/G, n * L)`` buffer for an output (or its gradient) with channels first."""
+        positions = n * self.window.out_volume
+        return self.rows[:self.out_channels * positions].reshape(groups, -1, positions)
+
+
+def _im2col_bytes_per_sample(channels, out_channels, window, dtype):
+    return (channels * window.kernel_volume + out_channels) * window.out_volume * dtype.itemsize
 
 
 def _forward_im2col(x, weight, window, groups):
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
-    volume, positions = window.kernel_volume, window.out_volume
     w_mat = weight.reshape(groups, out_channels // groups, -1)
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    per_sample = (channels * volume + out_channels) * positions * x.dtype.itemsize
-    for chunk in _batch_chunks(n_batch, per_sample):
+    chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(channels, out_channels, window,
+                                                             x.dtype))
+    scratch = _Scratch(chunks, x.dtype, channels, out_channels, window)
+    for chunk in chunks:
         n = chunk.stop - chunk.start
-        cols, cols_view = _column_buffer(n, channels, window, x.dtype)
+        cols, cols_view = scratch.columns(n)
         gather(x[chunk], window, cols_view)
-        product = np.matmul(w_mat, cols.reshape(groups, -1, n * positions))
+        product = scratch.channel_rows(n, groups)
+        np.matmul(w_mat, cols.reshape(groups, -1, product.shape[-1]), out=product)
         y[chunk] = np.moveaxis(product.reshape((out_channels, n) + window.out_shape), 0, 1)
     return y
 
@@ -123,19 +149,20 @@ def _forward_im2col(x, weight, window, groups):
 def _backward_im2col(grad_output, weight, window, groups, x, grad_input, grad_weight):
     n_batch, out_channels = grad_output.shape[:2]
     channels = (grad_input if x is None else x).shape[1]
-    volume, positions = window.kernel_volume, window.out_volume
-    per_sample = (channels * volume + out_channels) * positions * grad_output.dtype.itemsize
+    chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(channels, out_channels, window,
+                                                             grad_output.dtype))
+    scratch = _Scratch(chunks, grad_output.dtype, channels, out_channels, window)
     if weight is not None:
         w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     if grad_weight is not None:
         gw_mat = grad_weight.reshape(groups, out_channels // groups, -1)
-    for chunk in _batch_chunks(n_batch, per_sample):
+    for chunk in chunks:
         n = chunk.stop - chunk.start
-        # (G, K/G, n*L): the output gradient with channels first, batch inside.
-        gy_mat = np.ascontiguousarray(np.moveaxis(grad_output[chunk], 1, 0))
-        gy_mat = gy_mat.reshape(groups, out_channels // groups, n * positions)
-        cols, cols_view = _column_buffer(n, channels, window, grad_output.dtype)
-        cols_mat = cols.reshape(groups, -1, n * positions)
+        gy_mat = scratch.channel_rows(n, groups)
+        gy_mat.reshape((out_channels, n) + window.out_shape)[...] = np.moveaxis(
+            grad_output[chunk], 1, 0)
+        cols, cols_view = scratch.columns(n)
+        cols_mat = cols.reshape(groups, -1, gy_mat.shape[-1])
         if grad_weight is not None:
             gather(x[chunk], window, cols_view)
             gw_mat += np.matmul(gy_mat, cols_mat.transpose(0, 2, 1))
