@@ -201,7 +201,7 @@ def _forward_direct(x, weight, window, groups):
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     y = np.zeros((n_batch, out_channels) + window.out_shape, x.dtype)
-    per_sample = (channels + 2 * out_channels) * window.out_volume * x.dtype.itemsize
+    per_sample = (channels + out_channels) * window.out_volume * x.dtype.itemsize
     for chunk in _batch_chunks(n_batch, per_sample):
         x_chunk, y_chunk = x[chunk], y[chunk]
         for offset, in_sl, out_sl in window.offsets:
@@ -213,19 +213,27 @@ def _forward_direct(x, weight, window, groups):
 def _backward_direct(grad_output, weight, window, groups, x, grad_input, grad_weight):
     n_batch, out_channels = grad_output.shape[:2]
     channels = (grad_input if x is None else x).shape[1]
-    per_sample = 2 * (channels + out_channels) * window.out_volume * grad_output.dtype.itemsize
+    per_sample = (2 * channels + out_channels) * window.out_volume * grad_output.dtype.itemsize
     for chunk in _batch_chunks(n_batch, per_sample):
-        gy_chunk = grad_output[chunk]
-        n = gy_chunk.shape[0]
         for offset, in_sl, out_sl in window.offsets:
-            gy_block = np.ascontiguousarray(gy_chunk[_ALL2 + out_sl])
-            if grad_weight is not None:
-                x_block = np.ascontiguousarray(x[chunk][_ALL2 + in_sl])
-                gy_flat = gy_block.reshape(n, groups, out_channels // groups, -1)
-                x_flat = x_block.reshape(n, groups, channels // groups, -1)
-                # sum over batch and positions of gy (K/G) x x (C/G), per group
-                update = np.einsum("ngkl,ngcl->gkc", gy_flat, x_flat, optimize=True)
-                grad_weight[_ALL2 + offset] += update.reshape(out_channels, -1)
-            if grad_input is not None:
-                w_j_t = _offset_matrix(weight, offset, groups).transpose(0, 2, 1)
-                grad_input[chunk][_ALL2 + in_sl] += _apply(w_j_t, gy_block, groups)
+            _backward_direct_offset(grad_output[chunk], weight, groups, offset, in_sl, out_sl,
+                                    None if x is None else x[chunk],
+                                    None if grad_input is None else grad_input[chunk],
+                                    grad_weight)
+
+
+def _backward_direct_offset(grad_output, weight, groups, offset, in_sl, out_sl, x, grad_input,
+                            grad_weight):
+    """One kernel offset's share of both gradients (its temporaries die on return)."""
+    n, out_channels = grad_output.shape[:2]
+    gy_block = np.ascontiguousarray(grad_output[_ALL2 + out_sl])
+    if grad_weight is not None:
+        x_block = np.ascontiguousarray(x[_ALL2 + in_sl]).reshape(n, groups, -1,
+                                                                 gy_block[0, 0].size)
+        gy_flat = gy_block.reshape(n, groups, out_channels // groups, -1)
+        # (n, G, K/G, L) @ (n, G, L, C/G), summed over the batch: (G, K/G, C/G)
+        update = np.matmul(gy_flat, x_block.transpose(0, 1, 3, 2)).sum(axis=0)
+        grad_weight[_ALL2 + offset] += update.reshape(out_channels, -1)
+    if grad_input is not None:
+        w_j_t = _offset_matrix(weight, offset, groups).transpose(0, 2, 1)
+        grad_input[_ALL2 + in_sl] += _apply(w_j_t, gy_block, groups)

@@ -1,0 +1,82 @@
+"""The workspace budget bounds every path's extra memory (tracemalloc), without changing results."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import npconv
+from helpers import ALGORITHMS, assert_close
+
+MiB = 2**20
+# NumPy's strided ufunc loops use an internal buffer of a fixed size (about 100 KB).
+ITERATOR_BUFFERS = 256 * 1024
+
+
+def traced_peak(call):
+    """(result, peak bytes allocated during ``call`` beyond what was live before it)."""
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        result = call()
+        return result, tracemalloc.get_traced_memory()[1] - baseline
+    finally:
+        tracemalloc.stop()
+
+
+def nbytes(result):
+    arrays = result if isinstance(result, tuple) else (result,)
+    return sum(a.nbytes for a in arrays if a is not None)
+
+
+@pytest.fixture(scope="module")
+def arrays():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 16, 24, 24)).astype(np.float32)
+    w = rng.standard_normal((32, 16, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal((16, 32, 24, 24)).astype(np.float32)
+    return x, w, gy
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("budget", [1 * MiB, 4 * MiB])
+def test_peak_stays_inside_the_workspace(arrays, algorithm, budget):
+    x, w, gy = arrays
+    calls = {
+        "forward": lambda: npconv.conv2d(x, w, padding=1),
+        "backward": lambda: npconv.conv2d_backward(gy, x, w, padding=1),
+        "transposed": lambda: npconv.conv_transpose2d(gy, w, padding=1),
+    }
+    with npconv.conv_algorithm(algorithm):
+        unbounded = {name: call() for name, call in calls.items()}
+        with npconv.workspace(budget):
+            for name, call in calls.items():
+                result, peak = traced_peak(call)
+                assert peak <= budget + nbytes(result) + ITERATOR_BUFFERS, (name, peak)
+                expected = unbounded[name]
+                for got, want in zip(result, expected) if name == "backward" else [(result, expected)]:
+                    if want is not None:
+                        assert_close(got, want.astype(np.float64), np.float32, name)
+
+
+def test_a_sample_larger_than_the_workspace_takes_the_lean_path(arrays):
+    """One sample's columns need 16*9*576*4 = 330 KiB; with 64 KiB auto must not build them."""
+    x, w, gy = arrays
+    expected = npconv.conv2d(x, w, padding=1)
+    with npconv.workspace(64 * 1024):
+        y, peak = traced_peak(lambda: npconv.conv2d(x, w, padding=1))
+    assert_close(y, expected.astype(np.float64), np.float32)
+    assert peak < y.nbytes + 330 * 1024 + ITERATOR_BUFFERS
+
+
+def test_settings_are_restored_after_the_block():
+    before = npconv.get_workspace()
+    with npconv.workspace(3 * MiB):
+        assert npconv.get_workspace() == 3 * MiB
+        with npconv.conv_algorithm("direct"):
+            assert npconv.get_algorithm() == "direct"
+        assert npconv.get_algorithm() == "auto"
+    assert npconv.get_workspace() == before
+    previous = npconv.set_workspace(5 * MiB)
+    assert npconv.get_workspace() == 5 * MiB
+    npconv.set_workspace(previous)
