@@ -11,7 +11,7 @@ from .conv import (conv1d, conv1d_backward, conv1d_input, conv1d_weight, conv2d,
 from .conv_transpose import (conv_transpose1d, conv_transpose1d_backward, conv_transpose2d,
                              conv_transpose2d_backward, conv_transpose3d,
                              conv_transpose3d_backward)
-from .fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
+from .folding import col2im, fold, fold_backward, im2col, unfold, unfold_backward
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,40 @@
+"""The examples in the docstrings and the README run and print what they show."""
+
+import doctest
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+import npconv
+from npconv import _args, config, conv, conv_transpose, folding
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.parametrize("module", [npconv, _args, config, conv, conv_transpose, folding],
+                         ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert failures == 0
+
+
+def test_readme_first_example_prints_what_the_readme_shows():
+    text = README.read_text()
+    blocks = re.findall(r"```python\n(.*?)```\n\nprints\n\n```\n(.*?)```", text, re.S)
+    assert blocks, "the README's first example is missing"
+    code, shown = blocks[0]
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout == shown
+
+
+def test_readme_fold_example():
+    text = README.read_text()
+    example = re.search(r"```python\n(>>> .*?)```", text, re.S).group(1)
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(example, {"np": __import__("numpy"), "npconv": npconv}, "README", None, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test)
+    assert runner.failures == 0 and runner.tries == 2
