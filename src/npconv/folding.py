@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import (as_float_array, check_ndim, check_same_dtype, make_window, normalize_padding,
-                    to_tuple)
+from ._args import as_float_array, check_ndim, make_window, normalize_padding, to_tuple
 from ._window import gather, scatter_add
+from .conv import check_grad_output, unbatch
 
 
 def _spatial_ndim(*candidates):
@@ -53,6 +53,26 @@ def _batched(op, array, ndims, name, meaning):
     check_ndim(array, ndims, op, name, meaning)
     unbatched = array.ndim == ndims[0]
     return (array[np.newaxis] if unbatched else array), unbatched
+
+
+def _unfold_arguments(op, input, kernel_size, dilation, padding, stride):
+    """``(x, unbatched, window)`` for :func:`unfold` and its backward; ``x`` batched."""
+    ndim = _spatial_ndim(kernel_size)
+    x, unbatched = _batched(op, input, (ndim + 1, ndim + 2), "input",
+                            f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial "
+                            f"dimensions (a tuple kernel_size sets another number)")
+    return x, unbatched, _window(op, ndim, x.shape[2:], kernel_size, dilation, padding, stride)
+
+
+def _fold_arguments(op, input, output_size, kernel_size, dilation, padding, stride):
+    """``(cols, unbatched, window)`` for :func:`fold` and its backward; ``cols`` batched."""
+    ndim = _spatial_ndim(output_size, kernel_size)
+    cols, unbatched = _batched(op, input, (2, 3), "input",
+                               "(C * prod(kernel_size), L) unbatched or (N, C * prod(kernel_size), L)")
+    size = to_tuple(output_size, ndim, op, "output_size")
+    window = _window(op, ndim, size, kernel_size, dilation, padding, stride)
+    _check_columns(op, cols, window, "input")
+    return cols, unbatched, window
 
 
 def _unfold(x, window):
@@ -111,14 +131,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     >>> npconv.unfold(np.zeros((2, 3, 5, 5)), 3).shape
     (2, 27, 9)
     """
-    op = "unfold"
-    ndim = _spatial_ndim(kernel_size)
-    x, unbatched = _batched(op, input, (ndim + 1, ndim + 2), "input",
-                            f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial "
-                            f"dimensions (a tuple kernel_size sets another number)")
-    window = _window(op, ndim, x.shape[2:], kernel_size, dilation, padding, stride)
-    cols = _unfold(x, window)
-    return cols[0] if unbatched else cols
+    x, unbatched, window = _unfold_arguments("unfold", input, kernel_size, dilation, padding,
+                                             stride)
+    return unbatch(_unfold(x, window), unbatched)
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -144,15 +159,9 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     cell (see the module documentation for a worked example).  The adds are
     one strided slice-add per kernel offset, never ``np.add.at``.
     """
-    op = "fold"
-    ndim = _spatial_ndim(output_size, kernel_size)
-    cols, unbatched = _batched(op, input, (2, 3), "input",
-                               "(C * prod(kernel_size), L) unbatched or (N, C * prod(kernel_size), L)")
-    size = to_tuple(output_size, ndim, op, "output_size")
-    window = _window(op, ndim, size, kernel_size, dilation, padding, stride)
-    _check_columns(op, cols, window, "input")
-    out = _fold(cols, window)
-    return out[0] if unbatched else out
+    cols, unbatched, window = _fold_arguments("fold", input, output_size, kernel_size, dilation,
+                                              padding, stride)
+    return unbatch(_fold(cols, window), unbatched)
 
 
 def unfold_backward(grad_output, input, kernel_size, dilation=1, padding=0, stride=1):
@@ -169,19 +178,10 @@ def unfold_backward(grad_output, input, kernel_size, dilation=1, padding=0, stri
     ndarray, shape of ``input``
     """
     op = "unfold_backward"
-    ndim = _spatial_ndim(kernel_size)
-    x, unbatched = _batched(op, input, (ndim + 1, ndim + 2), "input",
-                            f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial "
-                            f"dimensions (a tuple kernel_size sets another number)")
-    window = _window(op, ndim, x.shape[2:], kernel_size, dilation, padding, stride)
-    gy = as_float_array(grad_output, op, "grad_output")
-    check_same_dtype(op, x, "input", grad_output=gy)
+    x, unbatched, window = _unfold_arguments(op, input, kernel_size, dilation, padding, stride)
     expected = (x.shape[0], x.shape[1] * window.kernel_volume, window.out_volume)
-    shown = expected[1:] if unbatched else expected
-    if gy.shape != shown:
-        raise ValueError(f"{op}(): `grad_output` must have shape {shown}, got {gy.shape}")
-    gx = _fold(gy[np.newaxis] if unbatched else gy, window)
-    return gx[0] if unbatched else gx
+    gy = check_grad_output(op, grad_output, expected, unbatched, x)
+    return unbatch(_fold(gy, window), unbatched)
 
 
 def fold_backward(grad_output, input, output_size, kernel_size, dilation=1, padding=0,
@@ -199,20 +199,11 @@ def fold_backward(grad_output, input, output_size, kernel_size, dilation=1, padd
     ndarray, shape of ``input``
     """
     op = "fold_backward"
-    ndim = _spatial_ndim(output_size, kernel_size)
-    cols, unbatched = _batched(op, input, (2, 3), "input",
-                               "(C * prod(kernel_size), L) unbatched or (N, C * prod(kernel_size), L)")
-    size = to_tuple(output_size, ndim, op, "output_size")
-    window = _window(op, ndim, size, kernel_size, dilation, padding, stride)
-    _check_columns(op, cols, window, "input")
-    gy = as_float_array(grad_output, op, "grad_output")
-    check_same_dtype(op, cols, "input", grad_output=gy)
-    expected = (cols.shape[0], cols.shape[1] // window.kernel_volume) + size
-    shown = expected[1:] if unbatched else expected
-    if gy.shape != shown:
-        raise ValueError(f"{op}(): `grad_output` must have shape {shown}, got {gy.shape}")
-    gx = _unfold(gy[np.newaxis] if unbatched else gy, window)
-    return gx[0] if unbatched else gx
+    cols, unbatched, window = _fold_arguments(op, input, output_size, kernel_size, dilation,
+                                              padding, stride)
+    expected = (cols.shape[0], cols.shape[1] // window.kernel_volume) + window.in_shape
+    gy = check_grad_output(op, grad_output, expected, unbatched, cols)
+    return unbatch(_unfold(gy, window), unbatched)
 
 
 #: Alias of :func:`unfold`.
