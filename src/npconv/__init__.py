@@ -11,6 +11,9 @@ from .conv import (conv1d, conv1d_backward, conv1d_input, conv1d_weight, conv2d,
 from .conv_transpose import (conv_transpose1d, conv_transpose1d_backward, conv_transpose2d,
                              conv_transpose2d_backward, conv_transpose3d,
                              conv_transpose3d_backward)
+from .pool import (avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
+                   avg_pool3d_backward, max_pool1d, max_pool1d_backward, max_pool2d,
+                   max_pool2d_backward, max_pool3d, max_pool3d_backward)
 from .folding import col2im, fold, fold_backward, im2col, unfold, unfold_backward
 
 __version__ = "0.1.0"
@@ -23,5 +26,9 @@ __all__ = [
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "conv_transpose1d_backward", "conv_transpose2d_backward", "conv_transpose3d_backward",
     "unfold", "fold", "im2col", "col2im", "unfold_backward", "fold_backward",
+    "max_pool1d", "max_pool2d", "max_pool3d",
+    "max_pool1d_backward", "max_pool2d_backward", "max_pool3d_backward",
+    "avg_pool1d", "avg_pool2d", "avg_pool3d",
+    "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
     "get_workspace", "set_workspace", "workspace", "get_algorithm", "conv_algorithm",
 ]

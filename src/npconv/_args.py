@@ -189,6 +189,17 @@ def check_ndim(array, ndims, op, name, meaning):
         )
 
 
+def batched_float_array(op, array, ndims, name, meaning):
+    """``(array, unbatched)``: a float array of ``ndims[0]`` (unbatched) or ``ndims[1]`` dimensions.
+
+    The unbatched form gets a leading batch axis of 1 (a view).
+    """
+    array = as_float_array(array, op, name)
+    check_ndim(array, ndims, op, name, meaning)
+    unbatched = array.ndim == ndims[0]
+    return (array[np.newaxis] if unbatched else array), unbatched
+
+
 def check_groups(groups, op):
     """``groups`` as a positive int."""
     groups = _as_int(groups, op, "groups")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import as_float_array, check_ndim, make_window, normalize_padding, to_tuple
+from ._args import batched_float_array, make_window, normalize_padding, to_tuple
 from ._window import gather, scatter_add
 from .conv import check_grad_output, unbatch
 
@@ -47,18 +47,10 @@ def _window(op, ndim, spatial_shape, kernel_size, dilation, padding, stride):
     return make_window(op, tuple(spatial_shape), kernel, stride, pads, dilation)
 
 
-def _batched(op, array, ndims, name, meaning):
-    """``array`` as a float array with a batch axis; returns ``(array, unbatched)``."""
-    array = as_float_array(array, op, name)
-    check_ndim(array, ndims, op, name, meaning)
-    unbatched = array.ndim == ndims[0]
-    return (array[np.newaxis] if unbatched else array), unbatched
-
-
 def _unfold_arguments(op, input, kernel_size, dilation, padding, stride):
     """``(x, unbatched, window)`` for :func:`unfold` and its backward; ``x`` batched."""
     ndim = _spatial_ndim(kernel_size)
-    x, unbatched = _batched(op, input, (ndim + 1, ndim + 2), "input",
+    x, unbatched = batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
                             f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial "
                             f"dimensions (a tuple kernel_size sets another number)")
     return x, unbatched, _window(op, ndim, x.shape[2:], kernel_size, dilation, padding, stride)
@@ -67,7 +59,7 @@ def _unfold_arguments(op, input, kernel_size, dilation, padding, stride):
 def _fold_arguments(op, input, output_size, kernel_size, dilation, padding, stride):
     """``(cols, unbatched, window)`` for :func:`fold` and its backward; ``cols`` batched."""
     ndim = _spatial_ndim(output_size, kernel_size)
-    cols, unbatched = _batched(op, input, (2, 3), "input",
+    cols, unbatched = batched_float_array(op, input, (2, 3), "input",
                                "(C * prod(kernel_size), L) unbatched or (N, C * prod(kernel_size), L)")
     size = to_tuple(output_size, ndim, op, "output_size")
     window = _window(op, ndim, size, kernel_size, dilation, padding, stride)
