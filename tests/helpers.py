@@ -26,7 +26,7 @@ def noncontiguous(array):
     holder = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), array.dtype)
     view = holder[..., ::2][::-1]
     view[...] = array
-    assert not view.flags.c_contiguous and np.array_equal(view, array)
+    assert not view.flags.c_contiguous and np.array_equal(view, array, equal_nan=True)
     return view
 
 

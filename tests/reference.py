@@ -144,3 +144,88 @@ def fold(cols, out_size, kernel, stride, dilation, pads):
     for o, j, i in connections(out_size, kernel, stride, dilation, pads, out_shape):
         x[(slice(None), slice(None)) + i] += blocks[(slice(None), slice(None)) + j + o]
     return x
+
+
+def pool_out_shape(in_shape, kernel, stride, dilation, pads, ceil_mode):
+    """Count window starts ``t = 0, s, 2s, ...`` in the padded input of size P.
+
+    floor mode: the window fits, ``t + span <= P``.  ceil mode: the window
+    need only start before ``P - span + s`` (the division rounds up), but a
+    window starting in the high padding (``t >= in + lo``) is ignored.
+    """
+    shape = []
+    for n, k, s, d, (lo, hi) in zip(in_shape, kernel, stride, dilation, pads):
+        span, padded = d * (k - 1) + 1, n + lo + hi
+        if ceil_mode:
+            shape.append(len([t for t in range(0, padded - span + s, s) if t < n + lo]))
+        else:
+            shape.append(window_positions(n, k, s, d, lo, hi))
+    return tuple(shape)
+
+
+def max_pool(x, kernel, stride, dilation, pads, ceil_mode):
+    """Scan each window in row-major order; a cell wins if greater than the max so far or NaN."""
+    x = np.asarray(x, np.float64)
+    n_batch, channels, *in_shape = x.shape
+    out_shape = pool_out_shape(in_shape, kernel, stride, dilation, pads, ceil_mode)
+    values = np.zeros((n_batch, channels) + out_shape)
+    indices = np.zeros(values.shape, np.int64)
+    for n, c in itertools.product(range(n_batch), range(channels)):
+        for o in itertools.product(*(range(m) for m in out_shape)):
+            best, best_index = None, None
+            for j in itertools.product(*(range(k) for k in kernel)):
+                i = tuple(od * s + jd * d - lo
+                          for od, jd, s, d, (lo, _) in zip(o, j, stride, dilation, pads))
+                if not all(0 <= idx < size for idx, size in zip(i, in_shape)):
+                    continue
+                value = x[(n, c) + i]
+                if best is None or value > best or np.isnan(value):
+                    best, best_index = value, int(np.ravel_multi_index(i, in_shape))
+            values[(n, c) + o], indices[(n, c) + o] = best, best_index
+    return values, indices
+
+
+def max_pool_backward(gy, x_shape, indices):
+    """Each output gradient goes to the cell its index names."""
+    gx = np.zeros(x_shape)
+    planes = gx.reshape(x_shape[0], x_shape[1], -1)
+    for n, c in itertools.product(range(x_shape[0]), range(x_shape[1])):
+        for g, index in zip(np.ravel(gy[n, c]), np.ravel(indices[n, c])):
+            planes[n, c, index] += g
+    return gx
+
+
+def avg_pool_windows(in_shape, kernel, stride, pads, ceil_mode, count_include_pad, divisor_override):
+    """Yield ``(o, cells, divisor)`` per output cell: the real cells it averages and its divisor."""
+    out_shape = pool_out_shape(in_shape, kernel, stride, (1,) * len(kernel), pads, ceil_mode)
+    for o in itertools.product(*(range(m) for m in out_shape)):
+        cells, counted = [], 1
+        for od, k, s, n, (lo, hi) in zip(o, kernel, stride, in_shape, pads):
+            start = od * s - lo
+            padded = [t for t in range(start, start + k) if -lo <= t < n + hi]
+            real = [t for t in padded if 0 <= t < n]
+            cells.append(real)
+            counted *= len(padded) if count_include_pad else len(real)
+        divisor = counted if divisor_override is None else divisor_override
+        yield o, list(itertools.product(*cells)), divisor
+
+
+def avg_pool(x, kernel, stride, pads, ceil_mode, count_include_pad, divisor_override):
+    x = np.asarray(x, np.float64)
+    windows = list(avg_pool_windows(x.shape[2:], kernel, stride, pads, ceil_mode,
+                                    count_include_pad, divisor_override))
+    out_shape = tuple(m + 1 for m in windows[-1][0])
+    y = np.zeros(x.shape[:2] + out_shape)
+    for o, cells, divisor in windows:
+        y[(slice(None), slice(None)) + o] = sum(x[(slice(None), slice(None)) + i] for i in cells) / divisor
+    return y
+
+
+def avg_pool_backward(gy, x_shape, kernel, stride, pads, ceil_mode, count_include_pad,
+                      divisor_override):
+    gx = np.zeros(x_shape)
+    for o, cells, divisor in avg_pool_windows(x_shape[2:], kernel, stride, pads, ceil_mode,
+                                              count_include_pad, divisor_override):
+        for i in cells:
+            gx[(slice(None), slice(None)) + i] += gy[(slice(None), slice(None)) + o] / divisor
+    return gx

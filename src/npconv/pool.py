@@ -10,7 +10,10 @@ row-major kernel order and a cell wins when it is greater than the current
 maximum or is NaN.  So the first of several equal maxima wins, a NaN always
 beats a number, and the last NaN of a window wins; a window whose real cells
 are all ``-inf`` reports its first real cell.  Padding cells never win (they
-are ``-inf`` in torch's terms).
+are ``-inf`` in torch's terms).  A window of padding cells only (dilation can
+make one) gives ``-inf`` and, as torch, the index of its first dilated cell at
+or after 0, which lies past the input; its gradient is dropped (torch's
+backward writes it into the next channel's plane).
 """
 
 from __future__ import annotations
@@ -68,20 +71,38 @@ def _flat_cells(window, in_sl):
     return index
 
 
+def _first_cells(window):
+    """Flat index of each window's first cell at or after 0 on its dilated grid, per output cell.
+
+    This is where torch's scan starts: the window's first real cell when it
+    has one (a window of padding cells only keeps it, even past the input's end).
+    """
+    index = np.zeros((1,) * window.ndim, np.int64)
+    for dim in range(window.ndim):
+        start = np.arange(window.out_shape[dim]) * window.stride[dim] - window.padding[dim][0]
+        dilation = window.dilation[dim]
+        first = np.where(start < 0, start + (-start + dilation - 1) // dilation * dilation, start)
+        plane_stride = int(np.prod(window.in_shape[dim + 1:], dtype=np.int64))
+        index = index + (first * plane_stride).reshape((-1,) + (1,) * (window.ndim - dim - 1))
+    return index
+
+
 def max_pool_forward(x, window):
-    """``(values, indices)``: each window's maximum and its flat index in the input plane."""
+    """``(values, indices)``: each window's maximum and its flat index in the input plane.
+
+    Starting from ``-inf`` at each window's first real cell, a cell takes over
+    when it is greater than the maximum so far or is NaN (torch's scan).
+    """
     shape = x.shape[:2] + window.out_shape
     values = np.full(shape, -np.inf, x.dtype)
-    indices = np.zeros(shape, np.int64)
-    seen = np.zeros(shape, bool)
+    indices = np.empty(shape, np.int64)
+    indices[...] = _first_cells(window)
     for _, in_sl, out_sl in window.offsets:
         candidate = x[_ALL2 + in_sl]
         current = values[_ALL2 + out_sl]
-        seen_here = seen[_ALL2 + out_sl]
-        wins = ~seen_here | (candidate > current) | np.isnan(candidate)
+        wins = (candidate > current) | np.isnan(candidate)
         np.copyto(current, candidate, where=wins)
         np.copyto(indices[_ALL2 + out_sl], _flat_cells(window, in_sl), where=wins)
-        seen_here[...] = True
     return values, indices
 
 
@@ -257,6 +278,8 @@ ndarray, shape (N, C, {out_spatial})
 Notes
 -----
 Per dimension, ``out = floor_or_ceil((in + 2*pad - kernel) / stride) + 1``.
+An input smaller than the kernel is accepted when the padding makes room, in
+every dimensionality (torch's avg_pool3d alone refuses it).
 """
 
 _AVG_BACKWARD_DOC = """Backward pass of :func:`{fwd}`: the gradient with respect to ``input``.
