@@ -21,11 +21,17 @@ def test_docstring_examples(module):
     assert failures == 0
 
 
-def test_readme_first_example_prints_what_the_readme_shows():
-    text = README.read_text()
-    blocks = re.findall(r"```python\n(.*?)```\n\nprints\n\n```\n(.*?)```", text, re.S)
-    assert blocks, "the README's first example is missing"
-    code, shown = blocks[0]
+README_EXAMPLES = re.findall(r"```python\n(.*?)```\n\nprints\n\n```\n(.*?)```",
+                             README.read_text(), re.S)
+
+
+def test_readme_has_its_examples():
+    assert len(README_EXAMPLES) >= 2
+
+
+@pytest.mark.parametrize("code,shown", README_EXAMPLES, ids=lambda text: text[:30])
+def test_readme_example_prints_what_the_readme_shows(code, shown):
+    code = "import numpy as np\nimport npconv\n" + code
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == shown
 
