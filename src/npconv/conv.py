@@ -29,7 +29,7 @@ def input_arrays(op, ndim, input, weight, bias, *, channel_axis_of_bias=0):
     b = None if bias is None else as_float_array(bias, op, "bias")
     check_ndim(x, (ndim + 1, ndim + 2), op, "input",
                f"(C, {SPATIAL_NAMES[ndim]}) unbatched or (N, C, {SPATIAL_NAMES[ndim]})")
-    check_ndim(w, (ndim + 2,), op, "weight", f"(out_channels, in_channels/groups, *kernel_size)")
+    check_ndim(w, (ndim + 2,), op, "weight", "(out_channels, in_channels/groups, *kernel_size)")
     check_same_dtype(op, x, "input", weight=w, bias=b)
     if 0 in w.shape:
         raise ValueError(f"{op}(): `weight` must have no zero-size dimension, got shape {w.shape}")
