@@ -70,9 +70,11 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
                   else np.zeros((n_batch, in_channels) + window.in_shape, dtype))
     grad_weight = None if x is None else np.zeros(weight_shape, dtype)
     if _choose(in_channels, weight_shape, window, dtype) == "im2col":
-        _backward_im2col(grad_output, weight, window, groups, x, grad_input, grad_weight)
+        _backward_im2col(grad_output, weight, window, groups, in_channels, x, grad_input,
+                         grad_weight)
     else:
-        _backward_direct(grad_output, weight, window, groups, x, grad_input, grad_weight)
+        _backward_direct(grad_output, weight, window, groups, in_channels, x, grad_input,
+                         grad_weight)
     return grad_input, grad_weight
 
 
@@ -146,9 +148,8 @@ def _forward_im2col(x, weight, window, groups):
     return y
 
 
-def _backward_im2col(grad_output, weight, window, groups, x, grad_input, grad_weight):
+def _backward_im2col(grad_output, weight, window, groups, channels, x, grad_input, grad_weight):
     n_batch, out_channels = grad_output.shape[:2]
-    channels = (grad_input if x is None else x).shape[1]
     chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(channels, out_channels, window,
                                                              grad_output.dtype))
     scratch = _Scratch(chunks, grad_output.dtype, channels, out_channels, window)
@@ -210,9 +211,8 @@ def _forward_direct(x, weight, window, groups):
     return y
 
 
-def _backward_direct(grad_output, weight, window, groups, x, grad_input, grad_weight):
+def _backward_direct(grad_output, weight, window, groups, channels, x, grad_input, grad_weight):
     n_batch, out_channels = grad_output.shape[:2]
-    channels = (grad_input if x is None else x).shape[1]
     per_sample = (2 * channels + out_channels) * window.out_volume * grad_output.dtype.itemsize
     for chunk in _batch_chunks(n_batch, per_sample):
         for offset, in_sl, out_sl in window.offsets:

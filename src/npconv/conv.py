@@ -9,32 +9,35 @@ from __future__ import annotations
 import numpy as np
 
 from . import _engine
-from ._args import (as_float_array, check_groups, check_ndim, check_same_dtype, make_window,
-                    normalize_padding, to_tuple)
+from ._args import (as_float_array, batched_float_array, check_groups, check_ndim,
+                    check_same_dtype, make_window, normalize_padding, to_tuple)
 
 SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
 # --- shared checks ------------------------------------------------------------
 
-def input_arrays(op, ndim, input, weight, bias, *, channel_axis_of_bias=0):
+def batched_input(op, ndim, input):
+    """``(x, unbatched)``: the convolution input as a batched float array."""
+    return batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
+                               f"(C, {SPATIAL_NAMES[ndim]}) unbatched or "
+                               f"(N, C, {SPATIAL_NAMES[ndim]})")
+
+
+def input_arrays(op, ndim, input, weight, bias):
     """Validate and convert the array arguments of a (transposed) convolution.
 
-    Returns ``(x, w, b, unbatched)`` with ``x`` always batched.
-    ``channel_axis_of_bias`` says which weight axis ``bias`` must match in
-    length (0 for convolution, 1 for transposed convolution, times groups).
+    Returns ``(x, w, b, unbatched)`` with ``x`` always batched; the bias
+    length is checked by :func:`check_bias`.
     """
-    x = as_float_array(input, op, "input")
+    x, unbatched = batched_input(op, ndim, input)
     w = as_float_array(weight, op, "weight")
     b = None if bias is None else as_float_array(bias, op, "bias")
-    check_ndim(x, (ndim + 1, ndim + 2), op, "input",
-               f"(C, {SPATIAL_NAMES[ndim]}) unbatched or (N, C, {SPATIAL_NAMES[ndim]})")
     check_ndim(w, (ndim + 2,), op, "weight", "(out_channels, in_channels/groups, *kernel_size)")
     check_same_dtype(op, x, "input", weight=w, bias=b)
     if 0 in w.shape:
         raise ValueError(f"{op}(): `weight` must have no zero-size dimension, got shape {w.shape}")
-    unbatched = x.ndim == ndim + 1
-    return (x[np.newaxis] if unbatched else x), w, b, unbatched
+    return x, w, b, unbatched
 
 
 def check_bias(op, bias, length):
@@ -145,11 +148,7 @@ def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dila
 
 
 def _conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dilation, groups):
-    x = as_float_array(input, op, "input")
-    check_ndim(x, (ndim + 1, ndim + 2), op, "input",
-               f"(C, {SPATIAL_NAMES[ndim]}) unbatched or (N, C, {SPATIAL_NAMES[ndim]})")
-    unbatched = x.ndim == ndim + 1
-    x = x[np.newaxis] if unbatched else x
+    x, unbatched = batched_input(op, ndim, input)
     shape = _shape_argument(weight_size, (ndim + 2,), op, "weight_size")
     if 0 in shape:
         raise ValueError(f"{op}(): `weight_size` must have no zero entry, got {shape}")
