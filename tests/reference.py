@@ -14,6 +14,8 @@ dilated window ends inside the padded input.
 """
 
 import itertools
+import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -229,3 +231,55 @@ def avg_pool_backward(gy, x_shape, kernel, stride, pads, ceil_mode, count_includ
         for i in cells:
             gx[(slice(None), slice(None)) + i] += gy[(slice(None), slice(None)) + o] / divisor
     return gx
+
+
+def adaptive_windows(in_shape, out_shape):
+    """Yield ``(o, cells)`` per output cell: ``floor(o*I/O) <= i < ceil((o+1)*I/O)`` per dimension."""
+    for o in itertools.product(*(range(m) for m in out_shape)):
+        ranges = [range(math.floor(Fraction(od * n, m)), math.ceil(Fraction((od + 1) * n, m)))
+                  for od, n, m in zip(o, in_shape, out_shape)]
+        yield o, list(itertools.product(*ranges))
+
+
+def adaptive_avg_pool(x, out_shape):
+    x = np.asarray(x, np.float64)
+    y = np.zeros(x.shape[:2] + tuple(out_shape))
+    for o, cells in adaptive_windows(x.shape[2:], out_shape):
+        y[(slice(None), slice(None)) + o] = sum(x[(slice(None), slice(None)) + i]
+                                                for i in cells) / len(cells)
+    return y
+
+
+def adaptive_avg_pool_backward(gy, x_shape):
+    gx = np.zeros(x_shape)
+    for o, cells in adaptive_windows(x_shape[2:], gy.shape[2:]):
+        for i in cells:
+            gx[(slice(None), slice(None)) + i] += gy[(slice(None), slice(None)) + o] / len(cells)
+    return gx
+
+
+def adaptive_max_pool(x, out_shape):
+    """Row-major scan of each window; a cell wins if greater than the max so far or NaN."""
+    x = np.asarray(x, np.float64)
+    n_batch, channels, *in_shape = x.shape
+    values = np.zeros((n_batch, channels) + tuple(out_shape))
+    indices = np.zeros(values.shape, np.int64)
+    for o, cells in adaptive_windows(in_shape, out_shape):
+        for n, c in itertools.product(range(n_batch), range(channels)):
+            best, best_index = -np.inf, int(np.ravel_multi_index(cells[0], in_shape))
+            for i in cells:
+                value = x[(n, c) + i]
+                if value > best or np.isnan(value):
+                    best, best_index = value, int(np.ravel_multi_index(i, in_shape))
+            values[(n, c) + o], indices[(n, c) + o] = best, best_index
+    return values, indices
+
+
+def max_unpool(x, indices, out_shape):
+    """Write each value at its flat index of a zero plane; a later duplicate overwrites."""
+    y = np.zeros(x.shape[:2] + tuple(out_shape))
+    planes = y.reshape(x.shape[0], x.shape[1], -1)
+    for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+        for value, index in zip(np.ravel(x[n, c]), np.ravel(indices[n, c])):
+            planes[n, c, index] = value
+    return y

@@ -9,16 +9,28 @@ import sys
 import pytest
 
 import npconv
-from npconv import _args, config, conv, conv_transpose, folding
+from npconv import _args, adaptive, config, conv, conv_transpose, folding, pool, unpool
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-@pytest.mark.parametrize("module", [npconv, _args, config, conv, conv_transpose, folding],
-                         ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [npconv, _args, adaptive, config, conv, conv_transpose,
+                                    folding, pool, unpool], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0
+
+
+def test_public_function_examples():
+    """The generated public functions live in their module's namespace under another name."""
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE)
+    tried = 0
+    for name in npconv.__all__:
+        for test in finder.find(getattr(npconv, name), name, globs={}):
+            runner.run(test)
+            tried += len(test.examples)
+    assert runner.failures == 0 and tried > 20
 
 
 README_EXAMPLES = re.findall(r"```python\n(.*?)```\n\nprints\n\n```\n(.*?)```",

@@ -14,6 +14,14 @@ from .conv_transpose import (conv_transpose1d, conv_transpose1d_backward, conv_t
 from .pool import (avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
                    avg_pool3d_backward, max_pool1d, max_pool1d_backward, max_pool2d,
                    max_pool2d_backward, max_pool3d, max_pool3d_backward)
+from .adaptive import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
+                       adaptive_avg_pool2d_backward, adaptive_avg_pool3d,
+                       adaptive_avg_pool3d_backward, adaptive_max_pool1d,
+                       adaptive_max_pool1d_backward, adaptive_max_pool2d,
+                       adaptive_max_pool2d_backward, adaptive_max_pool3d,
+                       adaptive_max_pool3d_backward)
+from .unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_unpool2d_backward,
+                     max_unpool3d, max_unpool3d_backward)
 from .folding import col2im, fold, fold_backward, im2col, unfold, unfold_backward
 
 __version__ = "0.1.0"
@@ -30,5 +38,11 @@ __all__ = [
     "max_pool1d_backward", "max_pool2d_backward", "max_pool3d_backward",
     "avg_pool1d", "avg_pool2d", "avg_pool3d",
     "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+    "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+    "adaptive_max_pool1d_backward", "adaptive_max_pool2d_backward", "adaptive_max_pool3d_backward",
+    "max_unpool1d", "max_unpool2d", "max_unpool3d",
+    "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
     "get_workspace", "set_workspace", "workspace", "get_algorithm", "conv_algorithm",
 ]

@@ -1,0 +1,311 @@
+"""Adaptive average and max pooling, N-d, forward and backward.
+
+An adaptive pool picks its windows from the sizes alone: along a dimension of
+``I`` input cells and ``O`` output cells, output cell ``o`` covers the cells
+``[floor(o*I/O), ceil((o+1)*I/O))``, as torch.  Windows may differ in length
+and overlap, so they are not a :class:`~npconv._window.Window`; but they are
+separable: a window is a product of per-dimension ranges.
+
+* Average pooling is one small averaging matrix per dimension, applied by a
+  matrix product along that axis; its backward pass applies the transposes.
+* Max pooling reduces one dimension at a time, last dimension first, carrying
+  each partial maximum's flat index.  Within a dimension it walks the window
+  offsets (as many as the longest window) and a cell wins when it is greater
+  than the maximum so far or is NaN.  Reducing dimension by dimension gives
+  the same winner as torch's row-major scan of the whole window: the first of
+  equal maxima, or the last NaN.  The backward pass adds each output gradient
+  to the cell its index names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._args import _as_int
+from .conv import check_grad_output, doc_fields, finish, unbatch
+from .pool import check_indices, pool_input
+
+
+def adaptive_output_shape(op, ndim, spatial, output_size):
+    """The output's spatial shape; ``None`` entries keep the input's size, as torch."""
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != ndim:
+            raise ValueError(
+                f"{op}(): `output_size` must be an int or a tuple of {ndim} ints or None, "
+                f"got {len(output_size)} values {tuple(output_size)!r}"
+            )
+        entries = tuple(output_size)
+    else:
+        entries = (output_size,) * ndim
+    shape = tuple(n if entry is None else _as_int(entry, op, "output_size")
+                  for entry, n in zip(entries, spatial))
+    if any(size < 0 for size in shape):
+        raise ValueError(f"{op}(): `output_size` must be >= 0, got {output_size!r}")
+    if 0 in spatial:
+        raise ValueError(
+            f"{op}(): `input` must have a non-zero size in every spatial dimension, "
+            f"got spatial shape {tuple(spatial)}"
+        )
+    return shape
+
+
+def window_bounds(in_size, out_size):
+    """``(start, stop)`` arrays of the adaptive windows along one dimension."""
+    cells = np.arange(out_size, dtype=np.int64)
+    return cells * in_size // out_size, -((-(cells + 1) * in_size) // out_size)
+
+
+def _window_sum(x, axis, start, stop):
+    """Sum ``x`` along ``axis`` over the windows ``[start[o], stop[o])``, one per output cell.
+
+    Windows of one length tiling the axis take a reshape; otherwise the
+    offsets within a window are walked, one gather per offset.
+    """
+    lengths = stop - start
+    size = x.shape[axis]
+    if len(start) and (lengths == lengths[0]).all() and lengths[0] * len(start) == size \
+            and (start == np.arange(len(start)) * lengths[0]).all():
+        tiles = x.shape[:axis] + (len(start), int(lengths[0])) + x.shape[axis + 1:]
+        return x.reshape(tiles).sum(axis=axis + 1)
+    shape = x.shape[:axis] + (len(start),) + x.shape[axis + 1:]
+    total = np.zeros(shape, x.dtype)
+    trailing = (1,) * (x.ndim - axis - 1)
+    for offset in range(int(lengths.max(initial=0))):
+        cells = np.minimum(start + offset, stop - 1)
+        inside = (offset < lengths).reshape((-1,) + trailing)
+        total += np.where(inside, np.take(x, cells, axis=axis), 0)
+    return total
+
+
+def _scaled(x, axis, factor):
+    """``x`` times ``factor`` (one value per cell of ``axis``)."""
+    return x * factor.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - axis - 1))
+
+
+def _adaptive_avg(x, out_shape):
+    """Average ``x`` (batched) over the adaptive windows of ``out_shape``."""
+    result = x
+    for dim, out_size in enumerate(out_shape):
+        start, stop = window_bounds(x.shape[2 + dim], out_size)
+        result = _scaled(_window_sum(result, 2 + dim, start, stop), 2 + dim, 1 / (stop - start))
+    return result
+
+
+def _adaptive_avg_adjoint(grad_output, in_spatial):
+    """Spread each window's gradient evenly over its cells (the transpose of :func:`_adaptive_avg`).
+
+    Input cell ``i`` receives from the output cells whose windows hold it,
+    ``o`` in ``[#(stop <= i), #(start <= i))``: again a window sum.
+    """
+    result = grad_output
+    for dim, in_size in enumerate(in_spatial):
+        start, stop = window_bounds(in_size, grad_output.shape[2 + dim])
+        cells = np.arange(in_size)
+        share = _scaled(result, 2 + dim, 1 / (stop - start))
+        result = _window_sum(share, 2 + dim, np.searchsorted(stop, cells, side="right"),
+                             np.searchsorted(start, cells, side="right"))
+    return result
+
+
+def adaptive_max_forward(x, out_shape):
+    """``(values, indices)``: each adaptive window's maximum and its flat index in the input plane."""
+    spatial = x.shape[2:]
+    values, indices = x, None
+    plane_stride = 1
+    for dim in reversed(range(len(spatial))):
+        axis = 2 + dim
+        start, stop = window_bounds(spatial[dim], out_shape[dim])
+        shape = list(values.shape)
+        shape[axis] = out_shape[dim]
+        best = np.full(shape, -np.inf, x.dtype)
+        best_index = np.empty(shape, np.int64)
+        longest = int((stop - start).max(initial=0))
+        for offset in range(longest):
+            cells = np.minimum(start + offset, stop - 1)
+            candidate = np.take(values, cells, axis=axis)
+            here = cells.reshape((-1,) + (1,) * (len(spatial) - dim - 1)) * plane_stride
+            index = here if indices is None else np.take(indices, cells, axis=axis) + here
+            if offset == 0:
+                best_index[...] = index
+            wins = (candidate > best) | np.isnan(candidate)
+            np.copyto(best, candidate, where=wins)
+            np.copyto(best_index, index, where=wins)
+        values, indices = best, best_index
+        plane_stride *= spatial[dim]
+    return values, indices
+
+
+def scatter_to_planes(grad_output, indices, spatial, dtype):
+    """Add each gradient to the cell of its channel plane that ``indices`` names."""
+    batch, channels = grad_output.shape[:2]
+    plane = int(np.prod(spatial, dtype=np.int64))
+    planes = np.arange(batch * channels, dtype=np.int64).reshape(batch, channels,
+                                                                  *(1,) * len(spatial))
+    flat = (indices + planes * plane).ravel()
+    total = np.bincount(flat, weights=grad_output.ravel(), minlength=batch * channels * plane)
+    return total.astype(dtype, copy=False).reshape(grad_output.shape[:2] + tuple(spatial))
+
+
+# --- public functions ---------------------------------------------------------------
+
+def _adaptive_avg_pool(op, ndim, input, output_size):
+    x, unbatched = pool_input(op, ndim, input)
+    out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
+    return unbatch(_adaptive_avg(x, out_shape), unbatched)
+
+
+def _adaptive_avg_pool_backward(op, ndim, grad_output, input, output_size):
+    x, unbatched = pool_input(op, ndim, input)
+    out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
+    gy = check_grad_output(op, grad_output, x.shape[:2] + out_shape, unbatched, x)
+    return unbatch(_adaptive_avg_adjoint(gy, x.shape[2:]), unbatched)
+
+
+def _adaptive_max_pool(op, ndim, input, output_size, return_indices):
+    x, unbatched = pool_input(op, ndim, input)
+    out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
+    values, indices = adaptive_max_forward(x, out_shape)
+    if return_indices:
+        return unbatch(values, unbatched), unbatch(indices, unbatched)
+    return unbatch(values, unbatched)
+
+
+def _adaptive_max_pool_backward(op, ndim, grad_output, input, output_size, indices):
+    x, unbatched = pool_input(op, ndim, input)
+    out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
+    expected = x.shape[:2] + out_shape
+    gy = check_grad_output(op, grad_output, expected, unbatched, x)
+    if indices is None:
+        _, indices = adaptive_max_forward(x, out_shape)
+    else:
+        indices = check_indices(op, indices, expected, unbatched)
+        check_index_range(op, indices, x.shape[2:])
+    return unbatch(scatter_to_planes(gy, indices, x.shape[2:], x.dtype), unbatched)
+
+
+def check_index_range(op, indices, spatial):
+    """Every index must name a cell of a plane of shape ``spatial``."""
+    plane = int(np.prod(spatial, dtype=np.int64))
+    if indices.size and (indices.min() < 0 or indices.max() >= plane):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise ValueError(
+            f"{op}(): `indices` must lie in [0, {plane}) for a plane of shape {tuple(spatial)}, "
+            f"got {bad}"
+        )
+
+
+_AVG_DOC = """{ndim}-D adaptive average pooling, as ``torch.nn.functional.{name}``.
+
+Parameters
+----------
+input : ndarray, shape (N, C, {spatial}) or unbatched (C, {spatial})
+output_size : int or tuple of {ndim} ints or None
+    The output's spatial size; a ``None`` entry keeps that input size.
+
+Returns
+-------
+ndarray, shape (N, C, {out_spatial})
+
+Notes
+-----
+Along a dimension of ``I`` cells, output cell ``o`` averages the input cells
+``floor(o*I/O) <= i < ceil((o+1)*I/O)``; windows may overlap.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> npconv.{name}(np.ones((2, 3, {example_in})), 1).shape
+{example_global}
+"""
+
+_AVG_BACKWARD_DOC = """Backward pass of :func:`{fwd}`: the gradient with respect to ``input``.
+
+Parameters
+----------
+grad_output : ndarray, shape (N, C, {out_spatial})
+input, output_size
+    As given to :func:`{fwd}`.
+
+Returns
+-------
+ndarray, shape of ``input``
+    Each window spreads its gradient evenly over its cells.
+"""
+
+_MAX_DOC = """{ndim}-D adaptive max pooling, as ``torch.nn.functional.{name}``.
+
+Parameters
+----------
+input : ndarray, shape (N, C, {spatial}) or unbatched (C, {spatial})
+output_size : int or tuple of {ndim} ints or None
+    The output's spatial size; a ``None`` entry keeps that input size.
+return_indices : bool
+    Also return each maximum's flat index within the input's spatial plane.
+
+Returns
+-------
+values : ndarray, shape (N, C, {out_spatial})
+indices : ndarray of int64, same shape (with ``return_indices``)
+
+Notes
+-----
+Windows as in ``adaptive_avg_pool{ndim}d``.  Ties go to the first maximal
+cell in row-major order; NaN beats any number, and among NaNs the last wins,
+as torch.
+"""
+
+_MAX_BACKWARD_DOC = """Backward pass of :func:`{fwd}`: the gradient with respect to ``input``.
+
+Parameters
+----------
+grad_output : ndarray, shape (N, C, {out_spatial})
+input, output_size
+    As given to :func:`{fwd}`.
+indices : ndarray, optional
+    The indices from ``{fwd}(..., return_indices=True)``; without them the
+    maxima are found again.
+
+Returns
+-------
+ndarray, shape of ``input``
+    Each output gradient goes to the cell that won its window; a cell won by
+    several overlapping windows receives the sum.
+"""
+
+_GLOBAL_EXAMPLES = {1: "(2, 3, 1)", 2: "(2, 3, 1, 1)", 3: "(2, 3, 1, 1, 1)"}
+
+
+def _functions(ndim):
+    avg_name, max_name = f"adaptive_avg_pool{ndim}d", f"adaptive_max_pool{ndim}d"
+
+    def adaptive_avg_pool(input, output_size):
+        return _adaptive_avg_pool(avg_name, ndim, input, output_size)
+
+    def adaptive_avg_pool_backward(grad_output, input, output_size):
+        return _adaptive_avg_pool_backward(f"{avg_name}_backward", ndim, grad_output, input,
+                                           output_size)
+
+    def adaptive_max_pool(input, output_size, return_indices=False):
+        return _adaptive_max_pool(max_name, ndim, input, output_size, return_indices)
+
+    def adaptive_max_pool_backward(grad_output, input, output_size, indices=None):
+        return _adaptive_max_pool_backward(f"{max_name}_backward", ndim, grad_output, input,
+                                           output_size, indices)
+
+    example = {"example_global": _GLOBAL_EXAMPLES[ndim]}
+    avg_fields = doc_fields(ndim, avg_name, fwd=avg_name, **example)
+    max_fields = doc_fields(ndim, max_name, fwd=max_name, **example)
+    return (finish(adaptive_avg_pool, avg_name, _AVG_DOC.format(**avg_fields)),
+            finish(adaptive_avg_pool_backward, f"{avg_name}_backward",
+                   _AVG_BACKWARD_DOC.format(**avg_fields)),
+            finish(adaptive_max_pool, max_name, _MAX_DOC.format(**max_fields)),
+            finish(adaptive_max_pool_backward, f"{max_name}_backward",
+                   _MAX_BACKWARD_DOC.format(**max_fields)))
+
+
+(adaptive_avg_pool1d, adaptive_avg_pool1d_backward,
+ adaptive_max_pool1d, adaptive_max_pool1d_backward) = _functions(1)
+(adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
+ adaptive_max_pool2d, adaptive_max_pool2d_backward) = _functions(2)
+(adaptive_avg_pool3d, adaptive_avg_pool3d_backward,
+ adaptive_max_pool3d, adaptive_max_pool3d_backward) = _functions(3)

@@ -1,0 +1,147 @@
+"""Max unpooling: the partial inverse of max pooling, forward and backward.
+
+``max_unpool`` puts each value at the flat index (within its channel's
+spatial plane) that ``max_pool(..., return_indices=True)`` reported, and
+zeros everywhere else.  When several values name the same cell the last one
+is kept, as torch.  The backward pass reads the gradient at those cells.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._args import normalize_padding, to_tuple, _as_int
+from .adaptive import check_index_range
+from .conv import check_grad_output, doc_fields, finish, unbatch
+from .pool import check_indices, pool_input
+
+
+def unpool_output_shape(op, ndim, spatial, kernel_size, stride, padding, output_size):
+    """The unpooled spatial shape, as torch's ``_unpool_output_size``.
+
+    By default ``(in - 1)*stride - 2*padding + kernel`` per dimension; an
+    explicit ``output_size`` (spatial, or with the two leading dimensions,
+    which are ignored) must lie strictly between that minus and plus ``stride``.
+    """
+    kernel = to_tuple(kernel_size, ndim, op, "kernel_size")
+    stride = kernel if stride is None else to_tuple(stride, ndim, op, "stride")
+    pads = normalize_padding(padding, ndim, op, strings=False)
+    default = tuple((n - 1) * s - lo - hi + k
+                    for n, s, (lo, hi), k in zip(spatial, stride, pads, kernel))
+    if output_size is None:
+        shape = default
+    else:
+        if not isinstance(output_size, (tuple, list)) or len(output_size) not in (ndim, ndim + 2):
+            raise ValueError(
+                f"{op}(): `output_size` must be a tuple of {ndim} (or {ndim + 2}) ints, "
+                f"got {output_size!r}"
+            )
+        shape = tuple(_as_int(n, op, "output_size") for n in output_size[-ndim:])
+        for dim, (size, base, s) in enumerate(zip(shape, default, stride)):
+            if not base - s < size < base + s:
+                raise ValueError(
+                    f"{op}(): `output_size` {tuple(output_size)!r}: dimension {dim} must lie "
+                    f"strictly between {base - s} and {base + s}, got {size}"
+                )
+    if any(n <= 0 for n in shape):
+        raise ValueError(f"{op}(): the output size {shape} must be positive")
+    return shape
+
+
+def _arguments(op, ndim, input, indices, kernel_size, stride, padding, output_size):
+    x, unbatched = pool_input(op, ndim, input)
+    index = check_indices(op, indices, x.shape, unbatched)
+    out_spatial = unpool_output_shape(op, ndim, x.shape[2:], kernel_size, stride, padding,
+                                      output_size)
+    check_index_range(op, index, out_spatial)
+    return x, index, unbatched, out_spatial
+
+
+def _plane_rows(batch, channels):
+    """Row of each (n, c) plane in an ``(N*C, plane)`` view, broadcastable to the indices."""
+    return np.arange(batch * channels).reshape(batch, channels, -1)
+
+
+def _max_unpool(op, ndim, input, indices, kernel_size, stride, padding, output_size):
+    x, index, unbatched, out_spatial = _arguments(op, ndim, input, indices, kernel_size,
+                                                  stride, padding, output_size)
+    batch, channels = x.shape[:2]
+    out = np.zeros((batch * channels, int(np.prod(out_spatial))), x.dtype)
+    out[_plane_rows(batch, channels), index.reshape(batch, channels, -1)] = \
+        x.reshape(batch, channels, -1)
+    return unbatch(out.reshape((batch, channels) + out_spatial), unbatched)
+
+
+def _max_unpool_backward(op, ndim, grad_output, input, indices, kernel_size, stride, padding,
+                         output_size):
+    x, index, unbatched, out_spatial = _arguments(op, ndim, input, indices, kernel_size,
+                                                  stride, padding, output_size)
+    batch, channels = x.shape[:2]
+    gy = check_grad_output(op, grad_output, (batch, channels) + out_spatial, unbatched, x)
+    planes = gy.reshape(batch * channels, -1)
+    grad_input = planes[_plane_rows(batch, channels), index.reshape(batch, channels, -1)]
+    return unbatch(grad_input.reshape(x.shape), unbatched)
+
+
+_DOC = """{ndim}-D max unpooling, as ``torch.nn.functional.{name}``.
+
+Parameters
+----------
+input : ndarray, shape (N, C, {spatial}) or unbatched (C, {spatial})
+    Pooled values.
+indices : integer ndarray, shape of ``input``
+    Flat indices into each output plane, as ``max_pool{ndim}d(..., return_indices=True)`` gives.
+kernel_size, stride, padding
+    As given to the max pooling; ``stride`` defaults to ``kernel_size``.
+output_size : tuple of {ndim} ints, optional
+    The spatial output size (a leading ``(N, C)`` is accepted and ignored);
+    by default ``(in - 1)*stride - 2*padding + kernel_size`` per dimension.
+
+Returns
+-------
+ndarray, shape (N, C, {out_spatial})
+    Zero except at the indexed cells; of duplicate indices the last value stays.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.array([[[1., 5., 2., 0.]]])
+>>> values, indices = npconv.max_pool1d(x, 2, return_indices=True)
+>>> npconv.max_unpool1d(values, indices, 2)
+array([[[0., 5., 2., 0.]]])
+"""
+
+_BACKWARD_DOC = """Backward pass of :func:`{fwd}`: the gradient with respect to ``input``.
+
+Parameters
+----------
+grad_output : ndarray, shape (N, C, {out_spatial})
+input, indices, kernel_size, stride, padding, output_size
+    As given to :func:`{fwd}`.
+
+Returns
+-------
+ndarray, shape of ``input``
+    ``grad_output`` read at each index.
+"""
+
+
+def _functions(ndim):
+    name = f"max_unpool{ndim}d"
+
+    def max_unpool(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+        return _max_unpool(name, ndim, input, indices, kernel_size, stride, padding, output_size)
+
+    def max_unpool_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
+                            output_size=None):
+        return _max_unpool_backward(f"{name}_backward", ndim, grad_output, input, indices,
+                                    kernel_size, stride, padding, output_size)
+
+    fields = doc_fields(ndim, name, fwd=name)
+    return (finish(max_unpool, name, _DOC.format(**fields)),
+            finish(max_unpool_backward, f"{name}_backward", _BACKWARD_DOC.format(**fields)))
+
+
+max_unpool1d, max_unpool1d_backward = _functions(1)
+max_unpool2d, max_unpool2d_backward = _functions(2)
+max_unpool3d, max_unpool3d_backward = _functions(3)
