@@ -258,3 +258,31 @@ def test_avg_pool_parity_with_torch(cfg, count_include_pad, divisor_override, se
     assert_close(getattr(npconv, f"avg_pool{ndim}d")(x, **args), ty.detach().numpy().astype(np.float64), dtype)
     assert_close(getattr(npconv, f"avg_pool{ndim}d_backward")(gy, x, **args),
                  tx.grad.numpy().astype(np.float64), dtype)
+
+
+@pytest.mark.parametrize("block_bytes", [64, 1000, 1 << 30])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocks_and_threads_do_not_change_results(monkeypatch, block_bytes, threads):
+    """Plane blocks (split over samples, or over channels within a sample) on one or two threads."""
+    from npconv import _blocks
+    rng = np.random.default_rng(8)
+    x = tied_input(rng, (3, 5, 9, 8), with_nan=True)
+    args = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)
+    values_ref, indices_ref = reference.max_pool(x, (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)), True)
+    gy = rng.standard_normal(values_ref.shape)
+    monkeypatch.setattr(_blocks, "BLOCK_BYTES", block_bytes)
+    with npconv.threads(threads):
+        values, indices = npconv.max_pool2d(x, return_indices=True, **args)
+        gx = npconv.max_pool2d_backward(gy, x, indices=indices, **args)
+        avg = npconv.avg_pool2d(x, **args)
+    np.testing.assert_array_equal(values, values_ref)
+    np.testing.assert_array_equal(indices, indices_ref)
+    assert_close(gx, reference.max_pool_backward(gy, x.shape, indices_ref), np.float64)
+    assert_close(avg, reference.avg_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)), True, True, None),
+                 np.float64)
+
+
+def test_threads_setting_is_checked():
+    with pytest.raises(ValueError, match=r"threads\(\): `count` must be a positive int, got 0"):
+        with npconv.threads(0):
+            pass

@@ -4,7 +4,8 @@ Names, arguments, defaults and layouts follow ``torch.nn.functional``; every
 operator has a backward pass named ``<op>_backward``.
 """
 
-from .config import conv_algorithm, get_algorithm, get_workspace, set_workspace, workspace
+from .config import (conv_algorithm, get_algorithm, get_threads, get_workspace, set_workspace,
+                     threads, workspace)
 from .conv import (conv1d, conv1d_backward, conv1d_input, conv1d_weight, conv2d,
                    conv2d_backward, conv2d_input, conv2d_weight, conv3d, conv3d_backward,
                    conv3d_input, conv3d_weight)
@@ -45,4 +46,5 @@ __all__ = [
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
     "get_workspace", "set_workspace", "workspace", "get_algorithm", "conv_algorithm",
+    "get_threads", "threads",
 ]

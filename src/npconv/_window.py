@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Window:
@@ -62,6 +64,11 @@ class Window:
         return math.prod(self.kernel)
 
     @property
+    def in_volume(self):
+        """``prod(in_shape)``: the number of cells in one input plane."""
+        return math.prod(self.in_shape)
+
+    @property
     def out_volume(self):
         """``prod(out_shape)``: the number of window positions."""
         return math.prod(self.out_shape)
@@ -85,6 +92,11 @@ class Window:
                 continue
             result.append((offset, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)))
         return tuple(result)
+
+    @property
+    def disjoint(self):
+        """Whether no input cell lies in two windows (each stride at least the dilated kernel)."""
+        return all(s >= d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel))
 
     @cached_property
     def reads_padding(self):
@@ -159,3 +171,48 @@ def scatter_add(cols, window, out):
     for offset, in_sl, out_sl in window.offsets:
         out[_ALL2 + in_sl] += cols[_ALL2 + offset + out_sl]
     return out
+
+
+class StridePhases:
+    """The cells a strided window reads, regrouped by their position modulo the stride.
+
+    Along a dimension of stride ``s``, a kernel offset reads the cells
+    ``start, start + s, ...``: all in the residue class ``start % s``.  With
+    each residue class copied once into its own contiguous array (a
+    "phase"), every offset's strided slice becomes a contiguous slice of a
+    phase, which NumPy's loops run several times faster.  :meth:`split`
+    makes the phases of an input; :meth:`merge` writes phases back (the
+    adjoint, for gradients).
+    """
+
+    def __init__(self, window):
+        self.window = window
+        self.residues = sorted({self.residue(in_sl) for _, in_sl, _ in window.offsets})
+
+    def residue(self, in_sl):
+        return tuple(sl.start % s for sl, s in zip(in_sl, self.window.stride))
+
+    def _class(self, residue):
+        return _ALL2 + tuple(slice(r, None, s) for r, s in zip(residue, self.window.stride))
+
+    def split(self, x):
+        """``{residue: contiguous copy of that residue class of x}``."""
+        return {r: np.ascontiguousarray(x[self._class(r)]) for r in self.residues}
+
+    def zeros(self, x_shape, dtype):
+        """Zero phases for an array of shape ``x_shape``, to accumulate into."""
+        return {r: np.zeros(x_shape[:2] + tuple(len(range(r, n, s)) for r, n, s in
+                                                zip(r, x_shape[2:], self.window.stride)), dtype)
+                for r in self.residues}
+
+    def view(self, phases, in_sl):
+        """The cells ``x[..., *in_sl]`` as a contiguous slice of their phase."""
+        sl = tuple(slice(a.start // s, a.start // s + len(range(a.start, a.stop, a.step)))
+                   for a, s in zip(in_sl, self.window.stride))
+        return phases[self.residue(in_sl)][_ALL2 + sl]
+
+    def merge(self, phases, out):
+        """Write every phase into its residue class of ``out`` (other cells are left alone)."""
+        for r, phase in phases.items():
+            out[self._class(r)] = phase
+        return out

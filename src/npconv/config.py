@@ -1,6 +1,6 @@
-"""Run-time settings: the workspace budget and the convolution algorithm.
+"""Run-time settings: the workspace budget, the convolution algorithm and the thread count.
 
-Both are context variables, so a ``with`` block changes them for the current
+All are context variables, so a ``with`` block changes them for the current
 thread (or asyncio task) only.
 
 >>> import npconv
@@ -15,12 +15,40 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 
 DEFAULT_WORKSPACE = 256 * 2**20
 ALGORITHMS = ("auto", "im2col", "direct")
 
 _workspace = contextvars.ContextVar("npconv_workspace", default=DEFAULT_WORKSPACE)
 _algorithm = contextvars.ContextVar("npconv_algorithm", default="auto")
+_threads = contextvars.ContextVar("npconv_threads", default=None)
+
+
+def default_threads():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def get_threads():
+    """How many threads npconv's own loops (pooling, copies) use; BLAS has its own setting."""
+    threads = _threads.get()
+    return default_threads() if threads is None else threads
+
+
+@contextlib.contextmanager
+def threads(count):
+    """Context manager: use ``count`` threads for npconv's own loops inside the block."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"threads(): `count` must be a positive int, got {count!r}")
+    token = _threads.set(count)
+    try:
+        yield count
+    finally:
+        _threads.reset(token)
 
 
 def get_workspace():

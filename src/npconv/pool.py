@@ -18,9 +18,13 @@ backward writes it into the next channel's plane).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ._blocks import plane_blocks, run_blocks
 from ._args import batched_float_array, make_window, normalize_padding, to_tuple
+from ._window import StridePhases
 from .conv import check_grad_output, doc_fields, finish, unbatch
 
 _ALL2 = (slice(None), slice(None))
@@ -61,14 +65,30 @@ def check_indices(op, indices, expected_shape, unbatched):
 
 # --- max pooling ------------------------------------------------------------------
 
-def _flat_cells(window, in_sl):
-    """Flat index into the input plane of the cells ``in_sl`` selects, shaped like them."""
-    index = np.zeros((1,) * window.ndim, np.int64)
-    for dim, sl in enumerate(in_sl):
-        plane_stride = int(np.prod(window.in_shape[dim + 1:], dtype=np.int64))
-        cells = np.arange(sl.start, sl.stop, sl.step, dtype=np.int64) * plane_stride
-        index = index + cells.reshape((-1,) + (1,) * (window.ndim - dim - 1))
-    return index
+def _plane_strides(window):
+    """Flat-index step of each spatial dimension of the input plane."""
+    return [math.prod(window.in_shape[dim + 1:]) for dim in range(window.ndim)]
+
+
+def _column(values, dim, ndim):
+    """``values`` shaped to broadcast along spatial dimension ``dim`` of ``ndim``."""
+    return np.reshape(values, (-1,) + (1,) * (ndim - dim - 1))
+
+
+def _window_starts(window):
+    """Flat index of each window's offset-0 cell (possibly in the padding), per output cell."""
+    start = np.zeros((1,) * window.ndim, np.int64)
+    for dim, plane_stride in enumerate(_plane_strides(window)):
+        cells = np.arange(window.out_shape[dim]) * window.stride[dim] - window.padding[dim][0]
+        start = start + _column(cells * plane_stride, dim, window.ndim)
+    return start
+
+
+def _offset_steps(window):
+    """Flat-index step from a window's offset-0 cell to each kernel offset in ``window.offsets``."""
+    strides = _plane_strides(window)
+    return [sum(j * d * s for j, d, s in zip(offset, window.dilation, strides))
+            for offset, _, _ in window.offsets]
 
 
 def _first_cells(window):
@@ -78,41 +98,142 @@ def _first_cells(window):
     has one (a window of padding cells only keeps it, even past the input's end).
     """
     index = np.zeros((1,) * window.ndim, np.int64)
-    for dim in range(window.ndim):
+    for dim, plane_stride in enumerate(_plane_strides(window)):
         start = np.arange(window.out_shape[dim]) * window.stride[dim] - window.padding[dim][0]
         dilation = window.dilation[dim]
         first = np.where(start < 0, start + (-start + dilation - 1) // dilation * dilation, start)
-        plane_stride = int(np.prod(window.in_shape[dim + 1:], dtype=np.int64))
-        index = index + (first * plane_stride).reshape((-1,) + (1,) * (window.ndim - dim - 1))
+        index = index + _column(first * plane_stride, dim, window.ndim)
     return index
 
 
-def max_pool_forward(x, window):
-    """``(values, indices)``: each window's maximum and its flat index in the input plane.
+def cell_reader(x, window, passes=1):
+    """A function from an offset's input slices to the cells of ``x`` they select.
 
-    Starting from ``-inf`` at each window's first real cell, a cell takes over
-    when it is greater than the maximum so far or is NaN (torch's scan).
+    With a stride above 1 the cells come from :class:`StridePhases` copies,
+    so that every pass over kernel offsets reads contiguous memory.  The copy
+    pays for itself when a cell is read more than once: by ``passes`` passes,
+    or by the several offsets of overlapping windows.
     """
-    shape = x.shape[:2] + window.out_shape
-    values = np.full(shape, -np.inf, x.dtype)
-    indices = np.empty(shape, np.int64)
-    indices[...] = _first_cells(window)
+    if all(s == 1 for s in window.stride) or (passes == 1 and window.disjoint):
+        return lambda in_sl: x[_ALL2 + in_sl]
+    phases = StridePhases(window)
+    split = phases.split(x)
+    return lambda in_sl: phases.view(split, in_sl)
+
+
+class CellWriter:
+    """Accumulates per-offset contributions into ``out``, through stride phases when strided.
+
+    ``add(in_sl, values, mask)`` adds ``values`` (times ``mask`` when given)
+    to the cells ``in_sl`` selects; the
+    first contribution to each phase is written, not added (phases start at
+    zero), which saves a pass.  ``finish()`` writes the phases into ``out``.
+    """
+
+    def __init__(self, out, window):
+        self.out, self.window = out, window
+        self.phases = None if all(s == 1 for s in window.stride) else StridePhases(window)
+        if self.phases is None:
+            out[...] = 0
+        else:
+            self.split = self.phases.zeros(out.shape, out.dtype)
+            self.written = set()
+
+    def add(self, in_sl, values, mask=None):
+        if self.phases is None:
+            target = self.out[_ALL2 + in_sl]
+            first = self.window.disjoint
+        else:
+            target = self.phases.view(self.split, in_sl)
+            residue = self.phases.residue(in_sl)
+            first = self.window.disjoint or residue not in self.written
+            self.written.add(residue)
+        if mask is None:
+            if first:
+                target[...] = values
+            else:
+                target += values
+        elif first:
+            np.multiply(values, mask, out=target)
+        else:
+            target += values * mask
+
+    def finish(self):
+        if self.phases is not None:
+            if len(self.split) < math.prod(self.window.stride):
+                self.out[...] = 0  # residue classes no offset reads
+            self.phases.merge(self.split, self.out)
+        return self.out
+
+
+def max_pool_values(x, window, values, read=None):
+    """Write each window's maximum into ``values`` (NaN when it holds one; padding is ``-inf``)."""
+    read = read or cell_reader(x, window)
+    values[...] = -np.inf
     for _, in_sl, out_sl in window.offsets:
-        candidate = x[_ALL2 + in_sl]
         current = values[_ALL2 + out_sl]
-        wins = (candidate > current) | np.isnan(candidate)
-        np.copyto(current, candidate, where=wins)
-        np.copyto(indices[_ALL2 + out_sl], _flat_cells(window, in_sl), where=wins)
-    return values, indices
+        np.maximum(current, read(in_sl), out=current)
 
 
-def max_pool_scatter(grad_output, indices, window, dtype):
-    """Send each output gradient to the input cell its index names (adds where windows overlap)."""
-    grad_input = np.zeros(grad_output.shape[:2] + window.in_shape, dtype)
-    for _, in_sl, out_sl in window.offsets:
-        chosen = indices[_ALL2 + out_sl] == _flat_cells(window, in_sl)
-        grad_input[_ALL2 + in_sl] += np.where(chosen, grad_output[_ALL2 + out_sl], 0)
-    return grad_input
+def max_pool_forward(x, window, values, indices):
+    """Write each window's maximum and its flat index in the input plane into ``values``, ``indices``.
+
+    The index is torch's: the first cell (row-major kernel order) equal to
+    the maximum; in a window holding NaN, its last NaN; in a window of
+    padding cells only, :func:`_first_cells`.  Winners are found as kernel
+    offset numbers, a small integer per output cell updated by arithmetic
+    (masked copies are several times slower), walking the offsets in
+    reverse so that the first match is written last; then turned into flat
+    indices.
+    """
+    read = cell_reader(x, window, passes=2)
+    max_pool_values(x, window, values, read)
+    unclaimed = np.iinfo(np.min_scalar_type(len(window.offsets))).max
+    winner = np.full(values.shape, unclaimed, np.min_scalar_type(len(window.offsets)))
+    offsets = list(enumerate(window.offsets))
+    for number, (_, in_sl, out_sl) in reversed(offsets):
+        _assign_where(winner[_ALL2 + out_sl], number, read(in_sl) == values[_ALL2 + out_sl])
+    if np.isnan(values).any():  # the last NaN wins: later offsets overwrite
+        for number, (_, in_sl, out_sl) in offsets:
+            _assign_where(winner[_ALL2 + out_sl], number, np.isnan(read(in_sl)))
+    steps = np.asarray(_offset_steps(window) + [0], np.int64)  # [0]: for `unclaimed`
+    np.take(steps, winner, out=indices, mode="clip")
+    indices += _window_starts(window)
+    lost = winner == unclaimed  # padding-only windows
+    if lost.any():
+        np.copyto(indices, np.broadcast_to(_first_cells(window), indices.shape), where=lost)
+
+
+def _assign_where(target, value, mask):
+    """``target[mask] = value`` for an unsigned integer ``target``, by modular arithmetic."""
+    change = np.subtract(target.dtype.type(value), target)
+    change *= mask
+    target += change
+
+
+def max_pool_scatter(grad_output, indices, window, grad_input):
+    """Send each output gradient to the input cell its index names, in ``grad_input``.
+
+    An index is matched against kernel offsets through its step from the
+    window's offset-0 cell; within one offset's output range, equal steps
+    mean the same (real) cell.  Indices naming no cell of their window are
+    dropped.  Overlapping windows add up.
+    """
+    step = indices - _window_starts(window)
+    if window.in_volume < 2**31:
+        step = step.astype(np.int32)
+    writer = CellWriter(grad_input, window)
+    for offset_step, (_, in_sl, out_sl) in zip(_offset_steps(window), window.offsets):
+        writer.add(in_sl, grad_output[_ALL2 + out_sl], step[_ALL2 + out_sl] == offset_step)
+    writer.finish()
+
+
+def by_blocks(kernel, arrays, window):
+    """Run ``kernel(*blocks)`` over plane blocks of ``arrays`` (all shaped ``(N, C, ...)``)."""
+    batch, channels = arrays[0].shape[:2]
+    plane_bytes = window.in_volume * arrays[0].itemsize
+    run_blocks(lambda block: kernel(*(array[block] for array in arrays)),
+               plane_blocks(batch, channels, plane_bytes))
 
 
 def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode,
@@ -120,10 +241,14 @@ def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode
     x, unbatched = pool_input(op, ndim, input)
     window = pool_window(op, ndim, x.shape[2:], kernel_size, stride, padding, dilation,
                          ceil_mode)
-    values, indices = max_pool_forward(x, window)
-    if return_indices:
-        return unbatch(values, unbatched), unbatch(indices, unbatched)
-    return unbatch(values, unbatched)
+    values = np.empty(x.shape[:2] + window.out_shape, x.dtype)
+    if not return_indices:
+        by_blocks(lambda x, values: max_pool_values(x, window, values), (x, values), window)
+        return unbatch(values, unbatched)
+    indices = np.empty(values.shape, np.int64)
+    by_blocks(lambda *arrays: max_pool_forward(*arrays[:1], window, *arrays[1:]),
+              (x, values, indices), window)
+    return unbatch(values, unbatched), unbatch(indices, unbatched)
 
 
 def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, padding, dilation,
@@ -133,11 +258,21 @@ def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
                          ceil_mode)
     out_shape = x.shape[:2] + window.out_shape
     gy = check_grad_output(op, grad_output, out_shape, unbatched, x)
-    if indices is None:
-        _, indices = max_pool_forward(x, window)
-    else:
+    grad_input = np.empty(x.shape, x.dtype)
+    if indices is not None:
         indices = check_indices(op, indices, out_shape, unbatched)
-    return unbatch(max_pool_scatter(gy, indices, window, x.dtype), unbatched)
+        by_blocks(lambda gy, indices, grad_input: max_pool_scatter(gy, indices, window, grad_input),
+                  (gy, indices, grad_input), window)
+        return unbatch(grad_input, unbatched)
+
+    def recompute_and_scatter(x, gy, grad_input):
+        values = np.empty(gy.shape, x.dtype)
+        indices = np.empty(gy.shape, np.int64)
+        max_pool_forward(x, window, values, indices)
+        max_pool_scatter(gy, indices, window, grad_input)
+
+    by_blocks(recompute_and_scatter, (x, gy, grad_input), window)
+    return unbatch(grad_input, unbatched)
 
 
 # --- average pooling --------------------------------------------------------------
@@ -179,10 +314,17 @@ def _avg_pool(op, ndim, input, kernel_size, stride, padding, ceil_mode, count_in
               divisor_override):
     x, unbatched, window = _avg_arguments(op, ndim, input, kernel_size, stride, padding,
                                           ceil_mode, divisor_override)
-    total = np.zeros(x.shape[:2] + window.out_shape, x.dtype)
-    for _, in_sl, out_sl in window.offsets:
-        total[_ALL2 + out_sl] += x[_ALL2 + in_sl]
-    total /= np.asarray(_divisor(window, count_include_pad, divisor_override), x.dtype)
+    divisor = np.asarray(_divisor(window, count_include_pad, divisor_override), x.dtype)
+
+    def average(x, total):
+        read = cell_reader(x, window)
+        total[...] = 0
+        for _, in_sl, out_sl in window.offsets:
+            total[_ALL2 + out_sl] += read(in_sl)
+        total /= divisor
+
+    total = np.empty(x.shape[:2] + window.out_shape, x.dtype)
+    by_blocks(average, (x, total), window)
     return unbatch(total, unbatched)
 
 
@@ -191,10 +333,17 @@ def _avg_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
     x, unbatched, window = _avg_arguments(op, ndim, input, kernel_size, stride, padding,
                                           ceil_mode, divisor_override)
     gy = check_grad_output(op, grad_output, x.shape[:2] + window.out_shape, unbatched, x)
-    share = gy / np.asarray(_divisor(window, count_include_pad, divisor_override), x.dtype)
-    grad_input = np.zeros(x.shape, x.dtype)
-    for _, in_sl, out_sl in window.offsets:
-        grad_input[_ALL2 + in_sl] += share[_ALL2 + out_sl]
+    divisor = np.asarray(_divisor(window, count_include_pad, divisor_override), x.dtype)
+
+    def spread(gy, grad_input):
+        share = gy / divisor
+        writer = CellWriter(grad_input, window)
+        for _, in_sl, out_sl in window.offsets:
+            writer.add(in_sl, share[_ALL2 + out_sl])
+        writer.finish()
+
+    grad_input = np.empty(x.shape, x.dtype)
+    by_blocks(spread, (gy, grad_input), window)
     return unbatch(grad_input, unbatched)
 
 

@@ -1,0 +1,51 @@
+"""Run a per-plane kernel over blocks of ``(sample, channel)`` planes, on several threads.
+
+Pooling treats every ``(n, c)`` plane alone.  Walking the planes in blocks of
+about :data:`BLOCK_BYTES` keeps a block's input, output and temporaries in
+the CPU cache across the passes over kernel offsets, and lets the blocks run
+on a thread pool: NumPy releases the GIL inside its loops.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+from . import config
+
+BLOCK_BYTES = 4 << 20
+
+_executors = {}
+_executors_lock = threading.Lock()
+
+
+def plane_blocks(batch, channels, plane_bytes, block_bytes=None):
+    """``(samples, channels)`` slice pairs covering ``batch x channels`` planes, about ``block_bytes`` each."""
+    per_block = max(1, (block_bytes or BLOCK_BYTES) // max(1, plane_bytes))
+    if per_block >= channels:
+        samples = per_block // max(1, channels)
+        return [(slice(n, n + samples), slice(None)) for n in range(0, batch, samples)]
+    return [(slice(n, n + 1), slice(c, c + per_block))
+            for n in range(batch) for c in range(0, channels, per_block)]
+
+
+def _executor(workers):
+    with _executors_lock:
+        if workers not in _executors:
+            _executors[workers] = concurrent.futures.ThreadPoolExecutor(workers, "npconv")
+        return _executors[workers]
+
+
+def run_blocks(kernel, blocks):
+    """Call ``kernel(block)`` for every block, on :func:`~npconv.config.get_threads` threads.
+
+    The kernel runs in pool threads, which do not see the caller's context
+    variables: it must not read :mod:`npconv.config`.
+    """
+    workers = min(config.get_threads(), len(blocks))
+    if workers <= 1:
+        for block in blocks:
+            kernel(block)
+        return
+    for _ in _executor(workers).map(kernel, blocks):
+        pass
