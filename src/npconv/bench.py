@@ -1,0 +1,299 @@
+"""``npconv bench``: time npconv's operators on real layer shapes, against PyTorch and a textbook baseline.
+
+For each case: forward and forward+backward time (median of ``--repeat`` runs
+after a warm-up), GFLOP/s, percent of this machine's float32 matrix-product
+rate measured in the same run, the time ratio to PyTorch CPU with the same
+thread count (when torch is installed), the ratio to the textbook method
+(fancy-index im2col + ``np.add.at`` col2im, written here), and the peak extra
+memory of npconv's forward+backward under ``tracemalloc``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+import numpy as np
+
+import npconv
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    kind: str  # "conv", "conv_transpose", "max_pool", "avg_pool"
+    input_shape: tuple
+    out_channels: int = 0
+    kernel: int = 3
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+
+
+SUITE = (
+    Case("LeNet 5x5", "conv", (64, 1, 28, 28), 6, 5),
+    Case("mean filter 5x5", "conv", (64, 1, 64, 64), 1, 5, padding=2),
+    Case("CIFAR 3x3", "conv", (32, 64, 32, 32), 64, 3, padding=1),
+    Case("ResNet 3x3", "conv", (8, 128, 28, 28), 128, 3, padding=1),
+    Case("3x3 stride 2", "conv", (16, 64, 56, 56), 128, 3, stride=2, padding=1),
+    Case("1x1", "conv", (16, 256, 28, 28), 64, 1),
+    Case("7x7 stem", "conv", (8, 3, 224, 224), 64, 7, stride=2, padding=3),
+    Case("dilated 3x3", "conv", (8, 64, 64, 64), 64, 3, padding=2, dilation=2),
+    Case("depthwise 3x3", "conv", (16, 128, 56, 56), 128, 3, padding=1, groups=128),
+    Case("transposed 4x4/2", "conv_transpose", (16, 64, 28, 28), 32, 4, stride=2, padding=1),
+    Case("max pool 2x2/2", "max_pool", (32, 64, 56, 56), kernel=2, stride=2),
+    Case("max pool 3x3/2 pad 1", "max_pool", (32, 64, 56, 56), kernel=3, stride=2, padding=1),
+    Case("max pool 3x3/1", "max_pool", (32, 64, 56, 56), kernel=3, stride=1),
+    Case("avg pool 2x2/2", "avg_pool", (32, 64, 56, 56), kernel=2, stride=2),
+    Case("avg pool 3x3/2 pad 1", "avg_pool", (32, 64, 56, 56), kernel=3, stride=2, padding=1),
+    Case("avg pool 3x3/1", "avg_pool", (32, 64, 56, 56), kernel=3, stride=1),
+)
+
+
+def _arrays(case, rng):
+    x = rng.standard_normal(case.input_shape).astype(np.float32)
+    channels = case.input_shape[1]
+    if case.kind == "conv":
+        w = rng.standard_normal((case.out_channels, channels // case.groups, case.kernel,
+                                 case.kernel)).astype(np.float32)
+    elif case.kind == "conv_transpose":
+        w = rng.standard_normal((channels, case.out_channels // case.groups, case.kernel,
+                                 case.kernel)).astype(np.float32)
+    else:
+        w = None
+    return x, w
+
+
+def _npconv_step(case, x, w):
+    """forward, and forward+backward, as closures over npconv."""
+    if case.kind in ("conv", "conv_transpose"):
+        args = dict(stride=case.stride, padding=case.padding, dilation=case.dilation,
+                    groups=case.groups)
+        forward = getattr(npconv, f"{case.kind}2d")
+        backward = getattr(npconv, f"{case.kind}2d_backward")
+        y = forward(x, w, **args)
+        gy = np.ones_like(y)
+        return (lambda: forward(x, w, **args),
+                lambda: (forward(x, w, **args), backward(gy, x, w, **args)))
+    args = dict(kernel_size=case.kernel, stride=case.stride, padding=case.padding)
+    if case.kind == "max_pool":
+        values, _ = npconv.max_pool2d(x, return_indices=True, **args)
+        gy = np.ones_like(values)
+
+        def both():
+            _, indices = npconv.max_pool2d(x, return_indices=True, **args)
+            return npconv.max_pool2d_backward(gy, x, indices=indices, **args)
+        return lambda: npconv.max_pool2d(x, return_indices=True, **args), both
+    gy = np.ones_like(npconv.avg_pool2d(x, **args))
+    return (lambda: npconv.avg_pool2d(x, **args),
+            lambda: (npconv.avg_pool2d(x, **args), npconv.avg_pool2d_backward(gy, x, **args)))
+
+
+def _torch_step(case, x, w, torch):
+    F = torch.nn.functional
+    tx = torch.tensor(x, requires_grad=True)
+    if case.kind in ("conv", "conv_transpose"):
+        tw = torch.tensor(w, requires_grad=True)
+        args = dict(stride=case.stride, padding=case.padding, dilation=case.dilation,
+                    groups=case.groups)
+        op = F.conv2d if case.kind == "conv" else F.conv_transpose2d
+
+        def call():
+            return op(tx, tw, **args)
+    else:
+        args = dict(kernel_size=case.kernel, stride=case.stride, padding=case.padding)
+
+        def call():
+            return F.max_pool2d(tx, **args) if case.kind == "max_pool" else F.avg_pool2d(tx, **args)
+    gy = torch.ones_like(call())
+
+    def forward():
+        with torch.no_grad():
+            return call()
+
+    def both():
+        tx.grad = None
+        call().backward(gy)
+    return forward, both
+
+
+# --- the textbook method ---------------------------------------------------------------
+
+def _textbook_indices(shape, kernel, stride, padding, dilation):
+    n, c, h, w = shape
+    out_h = (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    out_w = (w + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    i0 = np.repeat(np.arange(kernel) * dilation, kernel)
+    i0 = np.tile(i0, c)
+    i1 = stride * np.repeat(np.arange(out_h), out_w)
+    j0 = np.tile(np.arange(kernel) * dilation, kernel * c)
+    j1 = stride * np.tile(np.arange(out_w), out_h)
+    rows = i0.reshape(-1, 1) + i1.reshape(1, -1)
+    cols = j0.reshape(-1, 1) + j1.reshape(1, -1)
+    chans = np.repeat(np.arange(c), kernel * kernel).reshape(-1, 1)
+    return chans, rows, cols, out_h, out_w
+
+
+def _textbook_conv(case, x, w):
+    """Fancy-index im2col, one GEMM, ``np.add.at`` col2im (dense convolutions only)."""
+    pad = case.padding
+    chans, rows, cols, out_h, out_w = _textbook_indices(x.shape, case.kernel, case.stride, pad,
+                                                        case.dilation)
+    n = x.shape[0]
+    w_mat = w.reshape(w.shape[0], -1)
+
+    def forward():
+        padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        columns = padded[:, chans, rows, cols]  # (N, C*k*k, L)
+        return np.matmul(w_mat, columns).reshape(n, -1, out_h, out_w), columns
+
+    def both():
+        y, columns = forward()
+        gy = np.ones_like(y).reshape(n, w.shape[0], -1)
+        grad_w = np.einsum("nkl,ncl->kc", gy, columns)
+        grad_columns = np.matmul(w_mat.T, gy)
+        grad_padded = np.zeros((n, x.shape[1], x.shape[2] + 2 * pad, x.shape[3] + 2 * pad),
+                               x.dtype)
+        np.add.at(grad_padded, (slice(None), chans, rows, cols), grad_columns)
+        return grad_padded[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], grad_w
+    return (lambda: forward()[0]), both
+
+
+# --- timing ------------------------------------------------------------------------------
+
+def median_time(function, repeat):
+    function()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def matmul_rate(size=2048, repeat=3):
+    """float32 ``np.matmul`` GFLOP/s on ``size``-square matrices."""
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    return 2 * size ** 3 / median_time(lambda: a @ a, repeat) / 1e9
+
+
+def flops(case):
+    """Multiply-adds x 2 of forward (x 3 for forward+backward of convolutions)."""
+    if case.kind not in ("conv", "conv_transpose"):
+        return 0
+    x_shape = case.input_shape
+    window = (case.kernel ** 2) * (x_shape[1] // case.groups if case.kind == "conv"
+                                   else case.out_channels // case.groups)
+    if case.kind == "conv":
+        size = [(s + 2 * case.padding - case.dilation * (case.kernel - 1) - 1) // case.stride + 1
+                for s in x_shape[2:]]
+        return 2 * x_shape[0] * case.out_channels * size[0] * size[1] * window
+    return 2 * x_shape[0] * x_shape[1] * x_shape[2] * x_shape[3] * window
+
+
+def peak_memory(function):
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def run(cases=SUITE, repeat=5, threads=None, torch=None, textbook=True, report=print):
+    """Benchmark ``cases``; returns one dict per case (times in seconds, memory in bytes)."""
+    rate = matmul_rate()
+    report(f"float32 matmul: {rate:.0f} GFLOP/s")
+    if torch is not None and threads:
+        torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    results = []
+    for case in cases:
+        x, w = _arrays(case, rng)
+        forward, both = _npconv_step(case, x, w)
+        record = dict(name=case.name, kind=case.kind, input_shape=case.input_shape,
+                      forward_s=median_time(forward, repeat),
+                      forward_backward_s=median_time(both, repeat))
+        work = 3 * flops(case)
+        record["gflops"] = work / record["forward_backward_s"] / 1e9 if work else None
+        record["percent_of_matmul"] = 100 * record["gflops"] / rate if work else None
+        if torch is not None:
+            t_forward, t_both = _torch_step(case, x, w, torch)
+            record["torch_forward_s"] = median_time(t_forward, repeat)
+            record["torch_forward_backward_s"] = median_time(t_both, repeat)
+            record["ratio_to_torch"] = record["forward_backward_s"] / record["torch_forward_backward_s"]
+        if textbook and case.kind == "conv" and case.groups == 1:
+            _, textbook_both = _textbook_conv(case, x, w)
+            record["textbook_forward_backward_s"] = median_time(textbook_both, max(1, repeat // 2))
+            record["speedup_over_textbook"] = (record["textbook_forward_backward_s"]
+                                               / record["forward_backward_s"])
+        record["peak_memory_bytes"] = peak_memory(both)
+        results.append(record)
+        report(format_row(record))
+    return results
+
+
+def format_row(record):
+    def number(key, pattern, scale=1.0):
+        value = record.get(key)
+        return "-" if value is None else pattern.format(value * scale)
+    return (f"{record['name']:<22} {number('forward_s', '{:8.1f}', 1e3)} "
+            f"{number('forward_backward_s', '{:8.1f}', 1e3)} {number('gflops', '{:7.1f}')} "
+            f"{number('percent_of_matmul', '{:5.0f}%')} {number('ratio_to_torch', '{:6.2f}x')} "
+            f"{number('speedup_over_textbook', '{:6.1f}x')} "
+            f"{number('peak_memory_bytes', '{:8.1f}', 2 ** -20)}")
+
+
+HEADER = (f"{'case':<22} {'fwd ms':>8} {'f+b ms':>8} {'GFLOP/s':>7} {'%mm':>6} {'/torch':>7} "
+          f"{'/textbk':>7} {'peak MiB':>8}")
+
+
+def add_arguments(parser):
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median)")
+    parser.add_argument("--only", metavar="TEXT", help="cases whose name contains TEXT")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--no-textbook", action="store_true", help="skip the textbook baseline")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", help="bar chart of the torch ratios")
+
+
+def run_command(args):
+    import os
+    cases = [c for c in SUITE if args.only is None or args.only.lower() in c.name.lower()]
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("PyTorch is not installed: no torch ratios")
+    threads = npconv.get_threads()
+    print(f"npconv bench: {len(cases)} cases, float32, {threads} threads "
+          f"(OPENBLAS/OMP threads: {os.environ.get('OMP_NUM_THREADS', 'default')}), "
+          f"median of {args.repeat}")
+    print(HEADER)
+    results = run(cases, args.repeat, threads, torch, not args.no_textbook,
+                  report=lambda line: print(line, flush=True) if not line.startswith("float32")
+                  else print(line))
+    ratios = [r["ratio_to_torch"] for r in results if r.get("ratio_to_torch") and r["kind"] == "conv"]
+    if ratios:
+        print(f"conv2d median ratio to torch: {np.median(ratios):.2f}x (worst {max(ratios):.2f}x)")
+    if args.json:
+        with open(args.json, "w") as file:
+            json.dump(results, file, indent=1)
+    if args.plot:
+        from .cli import _require_matplotlib
+        _require_matplotlib()
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        named = [(r["name"], r["ratio_to_torch"]) for r in results if r.get("ratio_to_torch")]
+        figure, axes = plt.subplots(figsize=(8, 0.35 * len(named) + 1))
+        axes.barh([n for n, _ in named], [v for _, v in named])
+        axes.axvline(1.0, color="black", linewidth=0.8)
+        axes.set(xlabel="npconv time / torch time (forward+backward)")
+        figure.tight_layout()
+        figure.savefig(args.plot, dpi=120)
+    return 0

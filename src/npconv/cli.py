@@ -1,0 +1,267 @@
+"""The ``npconv`` command: ``train``, ``predict``, ``check`` (and ``bench``).
+
+``main(argv)`` returns the exit code: 0 on success, 1 when a check fails,
+2 for bad arguments, missing or corrupt files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+from . import data, nn, training
+
+
+class CommandError(Exception):
+    """A user error: printed as ``npconv: error: ...``, exit code 2."""
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="npconv", description=(
+        "Pure-NumPy convolutional networks: train, predict and check."))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a small CNN (default: the embedded 8x8 digits)")
+    _data_arguments(train)
+    train.add_argument("--epochs", type=_positive_int, default=15)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam learning rate")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
+    train.add_argument("--plot", metavar="CURVES.png", help="plot loss and accuracy (needs matplotlib)")
+
+    predict = commands.add_parser("predict", help="accuracy and confusion matrix of a saved model")
+    predict.add_argument("--model", required=True, metavar="MODEL.npz")
+    _data_arguments(predict, default_dataset=None)
+    predict.add_argument("--images", metavar="IMAGES.npy",
+                         help="raw images (N, H, W) or (N, C, H, W) instead of the test split")
+    predict.add_argument("--labels", metavar="LABELS.npy", help="labels for --images")
+
+    check = commands.add_parser("check", help="gradient checks and, with torch, a parity sweep")
+    check.add_argument("--seed", type=int, default=0)
+
+    bench = commands.add_parser("bench", help="time npconv against PyTorch and a textbook baseline")
+    from . import bench as bench_module
+    bench_module.add_arguments(bench)
+    return parser
+
+
+def _data_arguments(parser, default_dataset="digits"):
+    parser.add_argument("--dataset", choices=data.DATASETS, default=default_dataset,
+                        help="digits (embedded), or mnist/fashion-mnist/cifar10 from --data")
+    parser.add_argument("--data", metavar="DIR", help="folder with the dataset's files")
+
+
+def _load(dataset, folder):
+    if folder is not None and dataset == "digits":
+        raise CommandError("--data needs --dataset mnist, fashion-mnist or cifar10 "
+                           "(the digits are embedded)")
+    return data.load(dataset, folder)
+
+
+class _ProgressBar:
+    """A one-line bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.active = stream.isatty()
+
+    def __call__(self, done, total):
+        if self.active:
+            filled = 30 * done // total
+            self.stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+            self.stream.flush()
+
+    def clear(self):
+        if self.active:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _train(args):
+    dataset = _load(args.dataset, args.data)
+    if args.plot:
+        _require_matplotlib()
+    channels, height, width = dataset.x_train.shape[1:]
+    print(f"npconv train: {args.dataset}, {len(dataset.x_train)} train / {len(dataset.x_test)} test "
+          f"images of {channels}x{height}x{width}, {len(dataset.classes)} classes; "
+          f"{args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr:g}, seed {args.seed}")
+    bar = _ProgressBar()
+
+    def report(line):
+        bar.clear()
+        print(line, flush=True)
+
+    start = time.perf_counter()
+    model, normalize, history = training.train(dataset, args.epochs, args.batch_size, args.lr,
+                                               args.seed, report=report, progress=bar)
+    seconds = time.perf_counter() - start
+    accuracy = history[-1]["test_accuracy"]
+    correct = round(accuracy * len(dataset.y_test))
+    rate = args.epochs * len(dataset.x_train) / seconds
+    print(f"test accuracy {accuracy:.4f} ({correct}/{len(dataset.y_test)}) after {seconds:.1f} s "
+          f"({rate:,.0f} training images/s)")
+    if args.save:
+        model.save(args.save, dataset=args.dataset, shape=f"{channels},{height},{width}",
+                   classes=",".join(dataset.classes), normalize=normalize.to_json())
+        print(f"model saved to {args.save}")
+    if args.plot:
+        _plot(history, args.plot)
+        print(f"curves saved to {args.plot}")
+    return 0
+
+
+def _require_matplotlib():
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CommandError("--plot needs matplotlib: pip install 'npconv[plot]' "
+                           "(or pip install matplotlib)")
+
+
+def _plot(history, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [record["epoch"] for record in history]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(epochs, [record["loss"] for record in history])
+    left.set(xlabel="epoch", ylabel="training loss", yscale="log")
+    right.plot(epochs, [record["train_accuracy"] for record in history], label="train")
+    right.plot(epochs, [record["test_accuracy"] for record in history], label="test")
+    right.set(xlabel="epoch", ylabel="accuracy")
+    right.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _load_model(path):
+    if not pathlib.Path(path).is_file():
+        raise CommandError(f"{path}: no such model file")
+    try:
+        state, metadata = nn.module.read_npz(path)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        channels, height, width = (int(v) for v in metadata["shape"].split(","))
+        classes = metadata["classes"].split(",")
+        normalize = training.Normalizer.from_json(metadata["normalize"])
+    except (KeyError, ValueError) as exc:
+        raise CommandError(f"{path}: not a model saved by `npconv train` "
+                           f"(missing or bad metadata: {exc})") from None
+    model = training.build_model(channels, height, width, len(classes), np.random.default_rng(0))
+    try:
+        model.load_state_dict(state)
+    except ValueError as exc:
+        raise CommandError(f"{path}: {exc}") from None
+    return model, normalize, (channels, height, width), classes, metadata
+
+
+def _predict(args):
+    model, normalize, shape, classes, metadata = _load_model(args.model)
+    if args.images:
+        images = _load_npy(args.images, "images")
+        if images.ndim == 3:
+            images = images[:, None]
+        labels = None if args.labels is None else _load_npy(args.labels, "labels")
+        source = args.images
+    else:
+        dataset = _load(args.dataset or metadata.get("dataset", "digits"), args.data)
+        images, labels, source = dataset.x_test, dataset.y_test, "the test split"
+    if images.ndim != 4 or images.shape[1:] != shape:
+        raise CommandError(f"the model expects images of shape {shape}, "
+                           f"got {images.shape[1:]} from {source}")
+    predictions = training.predict(model, images, normalize)
+    if labels is None:
+        print("predictions:", " ".join(classes[p] for p in predictions))
+        return 0
+    if labels.shape != (len(images),) or labels.dtype.kind not in "iu" \
+            or labels.min(initial=0) < 0 or labels.max(initial=0) >= len(classes):
+        raise CommandError(f"labels must be {len(images)} integers in [0, {len(classes)}), "
+                           f"got shape {labels.shape} dtype {labels.dtype}")
+    accuracy = float(np.mean(predictions == labels))
+    print(f"accuracy {accuracy:.4f} ({int(np.sum(predictions == labels))}/{len(labels)}) "
+          f"on {source}")
+    _print_confusion(training.confusion_matrix(labels, predictions, len(classes)), classes)
+    return 0
+
+
+def _load_npy(path, what):
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such {what} file") from None
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{path}: not a .npy file ({exc})") from None
+
+
+def _print_confusion(matrix, classes):
+    names = [name[:6] for name in classes]
+    width = max(6, len(str(matrix.max(initial=0))) + 1)
+    print("confusion matrix (rows: true class, columns: predicted)")
+    print(" " * 7 + "".join(f"{name:>{width}}" for name in names))
+    for name, row in zip(names, matrix):
+        print(f"{name:>6} " + "".join(f"{count:>{width}}" for count in row))
+
+
+def _check(args):
+    from . import checks
+
+    results = checks.gradient_checks(args.seed)
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch.set_num_threads(1)
+        results += checks.torch_parity_checks(torch, args.seed)
+    width = max(len(name) for name, *_ in results)
+    print(f"{'check':<{width}}  {'method':<34} {'error':>9}  result")
+    failed = 0
+    for name, method, error, tolerance in results:
+        ok = error <= tolerance
+        failed += not ok
+        print(f"{name:<{width}}  {method:<34} {error:9.1e}  {'pass' if ok else 'FAIL'}")
+    if torch is None:
+        print("PyTorch is not installed: parity checks skipped (pip install torch==2.13.0)")
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    commands = {"train": _train, "predict": _predict, "check": _check}
+    if args.command == "bench":
+        from . import bench
+        commands["bench"] = bench.run_command
+    try:
+        return commands[args.command](args)
+    except (CommandError, data.DataError) as exc:
+        print(f"npconv: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

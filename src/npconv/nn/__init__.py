@@ -1,0 +1,28 @@
+"""Layers, losses and optimisers over npconv's functional operators.
+
+>>> import numpy as np
+>>> from npconv import nn
+>>> rng = np.random.default_rng(0)
+>>> model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+...                       nn.Flatten(), nn.Linear(4 * 4 * 4, 10, rng=rng))
+>>> criterion, optimizer = nn.CrossEntropyLoss(), nn.SGD(model.parameters(), lr=0.1)
+>>> x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
+>>> loss = criterion(model(x), np.array([3, 7]))
+>>> grad_x = model.backward(criterion.backward())
+>>> optimizer.step()
+>>> loss.dtype, grad_x.shape, model[0].weight.grad.shape
+(dtype('float32'), (2, 1, 8, 8), (4, 1, 3, 3))
+"""
+
+from .init import manual_seed
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv1d, Conv2d, Conv3d,
+                     ConvTranspose2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid,
+                     Tanh)
+from .losses import CrossEntropyLoss, MSELoss, log_softmax
+from .module import Module, Parameter, Sequential
+from .optim import SGD, Adam, AdamW, Optimizer
+
+__all__ = ["Module", "Parameter", "Sequential", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d",
+           "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "LeakyReLU", "Tanh",
+           "Sigmoid", "Flatten", "Dropout", "BatchNorm2d", "CrossEntropyLoss", "MSELoss",
+           "log_softmax", "SGD", "Adam", "AdamW", "Optimizer", "manual_seed"]

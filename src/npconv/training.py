@@ -1,0 +1,107 @@
+"""Training and evaluating the small CNN that ``npconv train`` and ``npconv predict`` run."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from . import nn
+from .data import DataError
+
+
+def build_model(in_channels, height, width, classes, rng):
+    """conv3x3(16)-ReLU-conv3x3(32)-ReLU-maxpool2-conv3x3(64)-ReLU-maxpool2-Linear(classes)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 16, 3, padding=1, rng=rng), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * (height // 4) * (width // 4), classes, rng=rng),
+    )
+
+
+class Normalizer:
+    """Pixels to ``(x / max_value - mean) / std`` with the training set's per-channel statistics."""
+
+    def __init__(self, max_value, mean, std):
+        self.max_value = float(max_value)
+        self.mean = np.asarray(mean, np.float32)
+        self.std = np.asarray(std, np.float32)
+
+    @classmethod
+    def fit(cls, images, max_value):
+        scaled = images.astype(np.float32) / max_value
+        return cls(max_value, scaled.mean(axis=(0, 2, 3)), scaled.std(axis=(0, 2, 3)) + 1e-6)
+
+    def __call__(self, images):
+        scaled = images.astype(np.float32) / np.float32(self.max_value)
+        return (scaled - self.mean[:, None, None]) / self.std[:, None, None]
+
+    def to_json(self):
+        return json.dumps({"max_value": self.max_value, "mean": self.mean.tolist(),
+                           "std": self.std.tolist()})
+
+    @classmethod
+    def from_json(cls, text):
+        fields = json.loads(text)
+        return cls(fields["max_value"], fields["mean"], fields["std"])
+
+
+def predict(model, images, normalize, batch_size=256):
+    """Class predictions for raw ``images`` ``(N, C, H, W)``."""
+    model.eval()
+    out = [model(normalize(images[i:i + batch_size])).argmax(axis=1)
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def confusion_matrix(labels, predictions, classes):
+    """``matrix[true, predicted]`` counts."""
+    pairs = np.asarray(labels, np.int64) * classes + np.asarray(predictions, np.int64)
+    return np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+
+
+def train(dataset, epochs, batch_size, lr, seed, report=print, progress=None):
+    """Train the model on ``dataset`` with Adam; returns ``(model, normalize, history)``.
+
+    ``report(line)`` receives one line per epoch; ``progress(done, total)``,
+    when given, is called after every batch.  The same seed gives the same
+    numbers: the weights and the batch order come from one generator.
+    """
+    rng = np.random.default_rng(seed)
+    channels, height, width = dataset.x_train.shape[1:]
+    if height < 4 or width < 4:
+        raise DataError(f"images must be at least 4x4, got {height}x{width}")
+    model = build_model(channels, height, width, len(dataset.classes), rng)
+    normalize = Normalizer.fit(dataset.x_train, dataset.max_value)
+    x_train = normalize(dataset.x_train)
+    criterion, optimizer = nn.CrossEntropyLoss(), nn.Adam(model.parameters(), lr=lr)
+    history = []
+    count = len(x_train)
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        order = rng.permutation(count)
+        epoch_start, total_loss, correct = time.perf_counter(), 0.0, 0
+        for first in range(0, count, batch_size):
+            batch = order[first:first + batch_size]
+            logits = model(x_train[batch])
+            loss = criterion(logits, dataset.y_train[batch])
+            optimizer.zero_grad()
+            model.backward(criterion.backward())
+            optimizer.step()
+            total_loss += float(loss) * len(batch)
+            correct += int((logits.argmax(axis=1) == dataset.y_train[batch]).sum())
+            if progress:
+                progress(min(first + batch_size, count), count)
+        seconds = time.perf_counter() - epoch_start
+        test_accuracy = float(np.mean(predict(model, dataset.x_test, normalize) == dataset.y_test))
+        record = dict(epoch=epoch, loss=total_loss / count, train_accuracy=correct / count,
+                      test_accuracy=test_accuracy, images_per_second=count / seconds,
+                      seconds=time.perf_counter() - start)
+        history.append(record)
+        report(f"epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {record['loss']:.4f}  "
+               f"train acc {record['train_accuracy']:.4f}  test acc {test_accuracy:.4f}  "
+               f"{record['images_per_second']:,.0f} img/s")
+    return model, normalize, history

@@ -1,0 +1,242 @@
+"""Layers, losses and optimisers: against the functional ops, finite differences and torch.nn/torch.optim."""
+
+import numpy as np
+import pytest
+
+import npconv
+from npconv import nn
+from npconv.checks import directional_error
+from helpers import assert_close
+
+RNG = np.random.default_rng
+
+
+def _layer_error(layer, x, seed=0):
+    """Finite-difference error of ``layer.backward`` at ``x`` (an array, or a shape to draw)."""
+    rng = RNG(seed)
+    x = rng.standard_normal(x) if isinstance(x, tuple) else x
+
+    def backward(u, x):
+        layer.forward(x)
+        return [layer.backward(u)]
+    return directional_error(layer.forward, backward, [x], rng)
+
+
+def _loss_error(criterion, input, target, rng):
+    def backward(u, x):
+        criterion(x, target)
+        return [criterion.backward(u)]
+    return directional_error(lambda x: criterion(x, target), backward, [input], rng)
+
+
+LAYERS = [
+    (lambda: nn.Conv1d(2, 3, 3, stride=2, padding=1, dtype=np.float64), (2, 2, 7)),
+    (lambda: nn.Conv2d(4, 6, (3, 2), padding=1, groups=2, dtype=np.float64), (2, 4, 5, 5)),
+    (lambda: nn.Conv3d(2, 2, 2, dtype=np.float64), (1, 2, 3, 4, 3)),
+    (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1, dtype=np.float64),
+     (2, 3, 4, 4)),
+    (lambda: nn.Linear(5, 4, dtype=np.float64), (3, 2, 5)),
+    (lambda: nn.AvgPool2d(3, stride=2, padding=1), (2, 3, 6, 7)),
+    (lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 3, 5, 7)),
+    (nn.Tanh, (3, 4)),
+    (nn.Sigmoid, (3, 4)),
+    (lambda: nn.LeakyReLU(0.2), (3, 4)),
+    (nn.Flatten, (2, 3, 4)),
+    (lambda: nn.BatchNorm2d(3, dtype=np.float64), (4, 3, 3, 2)),
+    (lambda: nn.BatchNorm2d(3, dtype=np.float64).eval(), (4, 3, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("make,shape", LAYERS, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_layer_backward_matches_finite_differences(make, shape):
+    assert _layer_error(make(), shape) < 1e-7
+
+
+def test_max_pool_and_relu_layers_on_tie_free_inputs():
+    x = RNG(1).permutation(2 * 3 * 6 * 6).reshape(2, 3, 6, 6) / 7.0 - 10.05  # no ties, no zero
+    for layer in (nn.MaxPool2d(3, stride=2, padding=1), nn.ReLU()):
+        assert _layer_error(layer, x) < 1e-7
+
+
+def test_parameters_gradients_accumulate_and_zero_grad():
+    layer = nn.Conv2d(2, 3, 3, rng=RNG(0))
+    x = RNG(1).standard_normal((2, 2, 5, 5)).astype(np.float32)
+    gy = np.ones((2, 3, 3, 3), np.float32)
+    layer.forward(x)
+    layer.backward(gy)
+    _, gw, gb = npconv.conv2d_backward(gy, x, layer.weight.data, layer.bias.data)
+    np.testing.assert_array_equal(layer.weight.grad, gw)
+    layer.forward(x)
+    layer.backward(gy)
+    np.testing.assert_allclose(layer.bias.grad, 2 * gb, rtol=1e-6)
+    layer.zero_grad()
+    assert not layer.weight.grad.any() and not layer.bias.grad.any()
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+
+
+def test_initialisation_follows_torch_bounds_and_seed():
+    a = nn.Conv2d(4, 8, 3, rng=RNG(5))
+    b = nn.Conv2d(4, 8, 3, rng=RNG(5))
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    bound = 1 / np.sqrt(4 * 9)
+    assert a.weight.data.dtype == np.float32
+    assert np.abs(a.weight.data).max() <= bound and np.abs(a.weight.data).max() > 0.8 * bound
+    assert np.abs(a.bias.data).max() <= bound
+    linear = nn.Linear(100, 3, rng=RNG(0))
+    assert np.abs(linear.weight.data).max() <= 0.1 and np.abs(linear.weight.data).max() > 0.08
+
+
+def test_dropout_train_and_eval():
+    layer = nn.Dropout(0.25, rng=RNG(0))
+    x = np.ones((200, 50), np.float32)
+    y = layer.forward(x)
+    assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.75)}
+    assert abs((y == 0).mean() - 0.25) < 0.02
+    np.testing.assert_array_equal(layer.backward(x), y)
+    layer.eval()
+    assert layer.forward(x) is x
+
+
+def test_state_dict_save_and_load_round_trip(tmp_path):
+    def make(seed):
+        return nn.Sequential(nn.Conv2d(1, 2, 3, rng=RNG(seed)), nn.BatchNorm2d(2), nn.ReLU(),
+                             nn.Flatten(), nn.Linear(2 * 4 * 4, 3, rng=RNG(seed)))
+    model = make(0)
+    model.forward(RNG(0).standard_normal((4, 1, 6, 6)).astype(np.float32))  # moves running stats
+    model.save(tmp_path / "model.npz", note="hello")
+    other = make(1)
+    assert other.load(tmp_path / "model.npz") == {"note": "hello"}
+    for (name, a), b in zip(model.state_dict().items(), other.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    assert "1.running_mean" in model.state_dict() and "4.weight" in model.state_dict()
+    with pytest.raises(ValueError, match=r"missing \['4.bias'\]"):
+        other.load_state_dict({k: v for k, v in model.state_dict().items() if k != "4.bias"})
+    state = model.state_dict()
+    state["0.weight"] = np.zeros((3, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"`0.weight` must have shape \(2, 1, 3, 3\), got \(3, 1, 3, 3\)"):
+        other.load_state_dict(state)
+
+
+def test_cross_entropy_is_stable_and_matches_its_definition():
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.5, 0.25, 0.0]])
+    target = np.array([0, 2])
+    criterion = nn.CrossEntropyLoss(reduction="none")
+    losses = criterion(logits, target)
+    expected_second = -np.log(np.exp(0.0) / np.exp([0.5, 0.25, 0.0]).sum())
+    np.testing.assert_allclose(losses, [0.0, expected_second])
+    grad = criterion.backward(np.ones(2))
+    np.testing.assert_allclose(grad[0], [0, 0, 0], atol=1e-300)
+    np.testing.assert_allclose(grad[1], np.exp([0.5, 0.25, 0.0]) / np.exp([0.5, 0.25, 0.0]).sum()
+                               - [0, 0, 1])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_losses_backward_matches_finite_differences(reduction):
+    rng = RNG(3)
+    logits = rng.standard_normal((5, 4, 2))
+    target = rng.integers(0, 4, (5, 2))
+    target[0, 0] = -100  # ignored
+    ce = nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5, 1.5], reduction=reduction)
+    assert _loss_error(ce, logits, target, rng) < 1e-7
+    mse = nn.MSELoss(reduction=reduction)
+    assert _loss_error(mse, rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng) < 1e-7
+
+
+def test_errors():
+    with pytest.raises(ValueError, match=r"Conv2d\(\): `in_channels` \(3\) must be divisible by groups \(2\)"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match=r"Linear\(\): `input` must have 4 features in its last axis"):
+        nn.Linear(4, 2).forward(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"CrossEntropyLoss\(\): `target` must lie in \[0, 3\)"):
+        nn.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match=r"`reduction` must be one of"):
+        nn.MSELoss(reduction="avg")
+    with pytest.raises(ValueError, match=r"Nesterov momentum needs momentum > 0"):
+        nn.SGD([nn.Parameter(np.zeros(2))], lr=0.1, nesterov=True)
+    with pytest.raises(TypeError, match=r"Sequential\(\): argument 1 must be a Module, got int"):
+        nn.Sequential(nn.ReLU(), 3)
+
+
+# --- parity with torch.nn and torch.optim ------------------------------------------------
+
+def _torch():
+    return pytest.importorskip("torch", reason="PyTorch is not installed; parity tests need it")
+
+
+def _copy_into_torch(torch, model, torch_model):
+    state = {name: torch.tensor(value) for name, value in model.state_dict().items()}
+    torch_model.load_state_dict(state)
+
+
+def test_network_parity_with_torch_nn():
+    torch = _torch()
+    tnn = torch.nn
+    rng = RNG(0)
+
+    def ours():
+        return nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, dtype=np.float64, rng=rng),
+                             nn.BatchNorm2d(4, dtype=np.float64), nn.LeakyReLU(0.1),
+                             nn.MaxPool2d(2), nn.ConvTranspose2d(4, 3, 2, stride=2, dtype=np.float64, rng=rng),
+                             nn.Tanh(), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(2), nn.Sigmoid(),
+                             nn.Flatten(), nn.Linear(12, 5, dtype=np.float64, rng=rng))
+    model = ours()
+    torch_model = tnn.Sequential(tnn.Conv2d(2, 4, 3, padding=1), tnn.BatchNorm2d(4),
+                                 tnn.LeakyReLU(0.1), tnn.MaxPool2d(2),
+                                 tnn.ConvTranspose2d(4, 3, 2, stride=2), tnn.Tanh(), tnn.AvgPool2d(2),
+                                 tnn.AdaptiveAvgPool2d(2), tnn.Sigmoid(), tnn.Flatten(),
+                                 tnn.Linear(12, 5)).double()
+    _copy_into_torch(torch, model, torch_model)
+    x = rng.standard_normal((3, 2, 8, 8))
+    target = np.array([0, 4, 2])
+    criterion = nn.CrossEntropyLoss()
+    loss = criterion(model(x), target)
+    model.backward(criterion.backward())
+    tx = torch.tensor(x, requires_grad=True)
+    tloss = tnn.CrossEntropyLoss()(torch_model(tx), torch.tensor(target))
+    tloss.backward()
+    assert_close(np.asarray(loss), tloss.detach().numpy(), np.float64, "loss")
+    for (name, p), tp in zip(model.named_parameters(), torch_model.parameters()):
+        assert_close(p.grad, tp.grad.numpy(), np.float64, name)
+    for name in ("1.running_mean", "1.running_var", "1.num_batches_tracked"):
+        np.testing.assert_allclose(model.state_dict()[name], torch_model.state_dict()[name].numpy())
+    model.eval()
+    torch_model.eval()
+    assert_close(model(x), torch_model(tx).detach().numpy(), np.float64, "eval forward")
+
+
+@pytest.mark.parametrize("make,torch_name,kwargs", [
+    (nn.SGD, "SGD", dict(lr=0.1)),
+    (nn.SGD, "SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    (nn.SGD, "SGD", dict(lr=0.1, momentum=0.9, nesterov=True)),
+    (nn.Adam, "Adam", dict(lr=0.01)),
+    (nn.Adam, "Adam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True)),
+    (nn.AdamW, "AdamW", dict(lr=0.01)),
+    (nn.AdamW, "AdamW", dict(lr=0.01, weight_decay=0.5, amsgrad=True)),
+])
+def test_optimizer_steps_match_torch(make, torch_name, kwargs):
+    torch = _torch()
+    rng = RNG(4)
+    start = rng.standard_normal((3, 4))
+    ours = nn.Parameter(start.copy())
+    theirs = torch.tensor(start.copy(), requires_grad=True)
+    optimizer = make([ours], **kwargs)
+    torch_optimizer = getattr(torch.optim, torch_name)([theirs], **kwargs)
+    for _ in range(5):
+        grad = rng.standard_normal((3, 4))
+        ours.grad[...] = grad
+        theirs.grad = torch.tensor(grad)
+        optimizer.step()
+        torch_optimizer.step()
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_float32_training_step_keeps_float32():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, rng=RNG(0)), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(2 * 3 * 3, 3, rng=RNG(0)))
+    optimizer = nn.Adam(model.parameters())
+    criterion = nn.CrossEntropyLoss()
+    loss = criterion(model(np.ones((2, 1, 5, 5), np.float32)), np.array([0, 1]))
+    grad_x = model.backward(criterion.backward())
+    optimizer.step()
+    assert loss.dtype == grad_x.dtype == np.float32
+    assert all(p.data.dtype == np.float32 for p in model.parameters())
