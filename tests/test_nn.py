@@ -240,3 +240,27 @@ def test_float32_training_step_keeps_float32():
     optimizer.step()
     assert loss.dtype == grad_x.dtype == np.float32
     assert all(p.data.dtype == np.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_losses_match_torch(reduction):
+    torch = _torch()
+    rng = RNG(6)
+    logits = rng.standard_normal((6, 4, 3))
+    target = rng.integers(0, 4, (6, 3))
+    target[1, 2] = -100
+    weight = np.array([0.5, 2.0, 1.0, 1.5])
+    gy = rng.standard_normal((6, 3)) if reduction == "none" else 1.0
+    for ours, theirs, y in [
+        (nn.CrossEntropyLoss(weight=weight, reduction=reduction),
+         torch.nn.CrossEntropyLoss(weight=torch.tensor(weight), reduction=reduction), target),
+        (nn.MSELoss(reduction=reduction), torch.nn.MSELoss(reduction=reduction),
+         rng.standard_normal((6, 4, 3))),
+    ]:
+        if isinstance(ours, nn.MSELoss) and reduction == "none":
+            gy = rng.standard_normal((6, 4, 3))
+        tx = torch.tensor(logits, requires_grad=True)
+        tloss = theirs(tx, torch.tensor(y))
+        tloss.backward(torch.tensor(gy) if reduction == "none" else None)
+        assert_close(np.asarray(ours(logits, y)), tloss.detach().numpy(), np.float64, "loss")
+        assert_close(ours.backward(gy), tx.grad.numpy(), np.float64, "gradient")
