@@ -19,9 +19,9 @@ _executors = {}
 _executors_lock = threading.Lock()
 
 
-def plane_blocks(batch, channels, plane_bytes, block_bytes=None):
-    """``(samples, channels)`` slice pairs covering ``batch x channels`` planes, about ``block_bytes`` each."""
-    per_block = max(1, (block_bytes or BLOCK_BYTES) // max(1, plane_bytes))
+def plane_blocks(batch, channels, plane_bytes):
+    """``(samples, channels)`` slice pairs covering ``batch x channels`` planes, about :data:`BLOCK_BYTES` each."""
+    per_block = max(1, BLOCK_BYTES // max(1, plane_bytes))
     if per_block >= channels:
         samples = per_block // max(1, channels)
         return [(slice(n, n + samples), slice(None)) for n in range(0, batch, samples)]

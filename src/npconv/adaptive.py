@@ -23,7 +23,7 @@ import numpy as np
 
 from ._args import _as_int
 from .conv import check_grad_output, doc_fields, finish, unbatch
-from .pool import check_indices, pool_input
+from .pool import check_index_range, check_indices, pool_input
 
 
 def adaptive_output_shape(op, ndim, spatial, output_size):
@@ -181,17 +181,6 @@ def _adaptive_max_pool_backward(op, ndim, grad_output, input, output_size, indic
         indices = check_indices(op, indices, expected, unbatched)
         check_index_range(op, indices, x.shape[2:])
     return unbatch(scatter_to_planes(gy, indices, x.shape[2:], x.dtype), unbatched)
-
-
-def check_index_range(op, indices, spatial):
-    """Every index must name a cell of a plane of shape ``spatial``."""
-    plane = int(np.prod(spatial, dtype=np.int64))
-    if indices.size and (indices.min() < 0 or indices.max() >= plane):
-        bad = indices.min() if indices.min() < 0 else indices.max()
-        raise ValueError(
-            f"{op}(): `indices` must lie in [0, {plane}) for a plane of shape {tuple(spatial)}, "
-            f"got {bad}"
-        )
 
 
 _AVG_DOC = """{ndim}-D adaptive average pooling, as ``torch.nn.functional.{name}``.

@@ -11,6 +11,7 @@ memory of npconv's forward+backward under ``tracemalloc``.
 from __future__ import annotations
 
 import json
+import os
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -261,7 +262,6 @@ def add_arguments(parser):
 
 
 def run_command(args):
-    import os
     cases = [c for c in SUITE if args.only is None or args.only.lower() in c.name.lower()]
     torch = None
     if not args.no_torch:
@@ -275,8 +275,7 @@ def run_command(args):
           f"median of {args.repeat}")
     print(HEADER)
     results = run(cases, args.repeat, threads, torch, not args.no_textbook,
-                  report=lambda line: print(line, flush=True) if not line.startswith("float32")
-                  else print(line))
+                  report=lambda line: print(line, flush=True))
     ratios = [r["ratio_to_torch"] for r in results if r.get("ratio_to_torch") and r["kind"] == "conv"]
     if ratios:
         print(f"conv2d median ratio to torch: {np.median(ratios):.2f}x (worst {max(ratios):.2f}x)")

@@ -110,6 +110,16 @@ def torch_parity_checks(torch, seed=0, trials=20):
         theirs = theirs.detach().numpy()
         return float(np.max(np.abs(ours - theirs), initial=0) / max(1.0, np.max(np.abs(theirs), initial=0)))
 
+    def conv_error(name, x, w, args):
+        """Largest relative difference of the output, input gradient and weight gradient."""
+        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+        ty = getattr(F, name)(tx, tw, **args)
+        gy = rng.standard_normal(tuple(ty.shape))
+        ty.backward(torch.tensor(gy))
+        gx, gw, _ = getattr(npconv, f"{name}_backward")(gy, x, w, **args)
+        return max(relative(getattr(npconv, name)(x, w, **args), ty),
+                   relative(gx, tx.grad), relative(gw, tw.grad))
+
     results = {"conv2d forward+backward": 0.0, "conv_transpose2d forward+backward": 0.0,
                "max_pool2d values+indices+gradient": 0.0, "avg_pool2d forward+backward": 0.0}
     for _ in range(trials):
@@ -120,27 +130,15 @@ def torch_parity_checks(torch, seed=0, trials=20):
         x = rng.standard_normal((2, c_in, size, size + 1))
         w = rng.standard_normal((c_out, c_in // groups, k, k))
         args = dict(stride=s, padding=p - 1, dilation=d, groups=groups)
-        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-        ty = F.conv2d(tx, tw, **args)
-        gy = rng.standard_normal(tuple(ty.shape))
-        ty.backward(torch.tensor(gy))
-        gx, gw, _ = npconv.conv2d_backward(gy, x, w, **args)
         results["conv2d forward+backward"] = max(
-            results["conv2d forward+backward"], relative(npconv.conv2d(x, w, **args), ty),
-            relative(gx, tx.grad), relative(gw, tw.grad))
+            results["conv2d forward+backward"], conv_error("conv2d", x, w, args))
 
         wt = rng.standard_normal((c_in, c_out // groups, k, k))
-        targs = dict(stride=s, padding=min(p - 1, (k - 1) * d // 2), output_padding=int(rng.integers(0, max(s, d))),
-                     groups=groups, dilation=d)
-        tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(wt, requires_grad=True)
-        ty = F.conv_transpose2d(tx, tw, **targs)
-        gy = rng.standard_normal(tuple(ty.shape))
-        ty.backward(torch.tensor(gy))
-        gx, gw, _ = npconv.conv_transpose2d_backward(gy, x, wt, **targs)
+        targs = dict(stride=s, padding=min(p - 1, (k - 1) * d // 2),
+                     output_padding=int(rng.integers(0, max(s, d))), groups=groups, dilation=d)
         results["conv_transpose2d forward+backward"] = max(
             results["conv_transpose2d forward+backward"],
-            relative(npconv.conv_transpose2d(x, wt, **targs), ty),
-            relative(gx, tx.grad), relative(gw, tw.grad))
+            conv_error("conv_transpose2d", x, wt, targs))
 
         pool_args = dict(kernel_size=k, stride=s, padding=min(p - 1, k // 2),
                          ceil_mode=bool(rng.integers(2)))

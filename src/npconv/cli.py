@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from . import data, nn, training
+from . import bench, data, nn, training
 
 
 class CommandError(Exception):
@@ -59,9 +59,8 @@ def _parser():
     check = commands.add_parser("check", help="gradient checks and, with torch, a parity sweep")
     check.add_argument("--seed", type=int, default=0)
 
-    bench = commands.add_parser("bench", help="time npconv against PyTorch and a textbook baseline")
-    from . import bench as bench_module
-    bench_module.add_arguments(bench)
+    bench_parser = commands.add_parser("bench", help="time npconv against PyTorch and a textbook baseline")
+    bench.add_arguments(bench_parser)
     return parser
 
 
@@ -250,10 +249,7 @@ def _check(args):
 def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"train": _train, "predict": _predict, "check": _check}
-    if args.command == "bench":
-        from . import bench
-        commands["bench"] = bench.run_command
+    commands = {"train": _train, "predict": _predict, "check": _check, "bench": bench.run_command}
     try:
         return commands[args.command](args)
     except (CommandError, data.DataError) as exc:

@@ -63,6 +63,17 @@ def check_indices(op, indices, expected_shape, unbatched):
     return array[np.newaxis] if unbatched else array
 
 
+def check_index_range(op, indices, spatial):
+    """Every index must name a cell of a plane of shape ``spatial``."""
+    plane = math.prod(spatial)
+    if indices.size and (indices.min() < 0 or indices.max() >= plane):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise ValueError(
+            f"{op}(): `indices` must lie in [0, {plane}) for a plane of shape {tuple(spatial)}, "
+            f"got {bad}"
+        )
+
+
 # --- max pooling ------------------------------------------------------------------
 
 def _plane_strides(window):
@@ -75,13 +86,22 @@ def _column(values, dim, ndim):
     return np.reshape(values, (-1,) + (1,) * (ndim - dim - 1))
 
 
+def _flat_index(window, cell_of_start):
+    """Per output cell, the flat index of ``cell_of_start(start, dim)``, summed over dimensions.
+
+    ``start`` holds the offset-0 cell of every window position along ``dim``
+    (negative in the low padding).
+    """
+    index = np.zeros((1,) * window.ndim, np.int64)
+    for dim, plane_stride in enumerate(_plane_strides(window)):
+        start = np.arange(window.out_shape[dim]) * window.stride[dim] - window.padding[dim][0]
+        index = index + _column(cell_of_start(start, dim) * plane_stride, dim, window.ndim)
+    return index
+
+
 def _window_starts(window):
     """Flat index of each window's offset-0 cell (possibly in the padding), per output cell."""
-    start = np.zeros((1,) * window.ndim, np.int64)
-    for dim, plane_stride in enumerate(_plane_strides(window)):
-        cells = np.arange(window.out_shape[dim]) * window.stride[dim] - window.padding[dim][0]
-        start = start + _column(cells * plane_stride, dim, window.ndim)
-    return start
+    return _flat_index(window, lambda start, dim: start)
 
 
 def _offset_steps(window):
@@ -97,13 +117,10 @@ def _first_cells(window):
     This is where torch's scan starts: the window's first real cell when it
     has one (a window of padding cells only keeps it, even past the input's end).
     """
-    index = np.zeros((1,) * window.ndim, np.int64)
-    for dim, plane_stride in enumerate(_plane_strides(window)):
-        start = np.arange(window.out_shape[dim]) * window.stride[dim] - window.padding[dim][0]
+    def first(start, dim):
         dilation = window.dilation[dim]
-        first = np.where(start < 0, start + (-start + dilation - 1) // dilation * dilation, start)
-        index = index + _column(first * plane_stride, dim, window.ndim)
-    return index
+        return np.where(start < 0, start + (-start + dilation - 1) // dilation * dilation, start)
+    return _flat_index(window, first)
 
 
 def cell_reader(x, window, passes=1):
@@ -246,7 +263,7 @@ def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode
         by_blocks(lambda x, values: max_pool_values(x, window, values), (x, values), window)
         return unbatch(values, unbatched)
     indices = np.empty(values.shape, np.int64)
-    by_blocks(lambda *arrays: max_pool_forward(*arrays[:1], window, *arrays[1:]),
+    by_blocks(lambda x, values, indices: max_pool_forward(x, window, values, indices),
               (x, values, indices), window)
     return unbatch(values, unbatched), unbatch(indices, unbatched)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._args import normalize_padding, to_tuple, _as_int
-from .adaptive import check_index_range
 from .conv import check_grad_output, doc_fields, finish, unbatch
-from .pool import check_indices, pool_input
+from .pool import check_index_range, check_indices, pool_input
 
 
 def unpool_output_shape(op, ndim, spatial, kernel_size, stride, padding, output_size):

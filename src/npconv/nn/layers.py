@@ -25,22 +25,32 @@ def _check_channels(name, in_channels, out_channels, groups):
                              f"groups ({groups})")
 
 
-class _ConvNd(Module):
-    ndim = 2
+class _Convolution(Module):
+    """Shared by the convolution layers: weight and bias, and a forward/backward pair of ops.
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, *, dtype=np.float32, rng=None):
+    Subclasses set ``ndim`` and ``transposed``; the weight is ``(C_out, C_in/groups, *k)``,
+    or ``(C_in, C_out/groups, *k)`` when transposed, initialised as torch does.
+    """
+
+    ndim = 2
+    transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, bias, options, dtype, rng):
         super().__init__()
         name = type(self).__name__
-        _check_channels(name, in_channels, out_channels, groups)
+        _check_channels(name, in_channels, out_channels, options["groups"])
         kernel = (kernel_size,) * self.ndim if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        self.options = options
         rng = init.default_rng(rng)
-        shape = (out_channels, in_channels // groups) + kernel
+        if self.transposed:
+            shape = (in_channels, out_channels // options["groups"]) + kernel
+        else:
+            shape = (out_channels, in_channels // options["groups"]) + kernel
         self.weight = Parameter(init.kaiming_uniform(shape, rng, dtype))
         self.bias = Parameter(init.bias_uniform(out_channels, shape, rng, dtype)) if bias else None
-        self._forward = getattr(conv, f"conv{self.ndim}d")
-        self._backward = getattr(conv, f"conv{self.ndim}d_backward")
+        module, prefix = (conv_transpose, "conv_transpose") if self.transposed else (conv, "conv")
+        self._forward = getattr(module, f"{prefix}{self.ndim}d")
+        self._backward = getattr(module, f"{prefix}{self.ndim}d_backward")
 
     def forward(self, x):
         self._input = x
@@ -54,9 +64,19 @@ class _ConvNd(Module):
         return grad_input
 
     def extra_repr(self):
-        out_channels, group_in = self.weight.shape[:2]
-        return (f"{group_in * self.options['groups']}, {out_channels}, "
-                f"kernel_size={self.weight.shape[2:]}, {_options(self.options)}")
+        first, second = self.weight.shape[:2]
+        groups = self.options["groups"]
+        in_channels, out_channels = (first, second * groups) if self.transposed else \
+            (second * groups, first)
+        return (f"{in_channels}, {out_channels}, kernel_size={self.weight.shape[2:]}, "
+                f"{_options(self.options)}")
+
+
+class _ConvNd(_Convolution):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, *, dtype=np.float32, rng=None):
+        options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        super().__init__(in_channels, out_channels, kernel_size, bias, options, dtype, rng)
 
 
 class Conv1d(_ConvNd):
@@ -74,37 +94,16 @@ class Conv3d(_ConvNd):
     ndim = 3
 
 
-class ConvTranspose2d(Module):
+class ConvTranspose2d(_Convolution):
     """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d`` (weight ``(C_in, C_out/groups, kh, kw)``)."""
+
+    transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, *, dtype=np.float32, rng=None):
-        super().__init__()
-        _check_channels("ConvTranspose2d", in_channels, out_channels, groups)
-        kernel = (kernel_size,) * 2 if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.options = dict(stride=stride, padding=padding, output_padding=output_padding,
-                            groups=groups, dilation=dilation)
-        rng = init.default_rng(rng)
-        shape = (in_channels, out_channels // groups) + kernel
-        self.weight = Parameter(init.kaiming_uniform(shape, rng, dtype))
-        self.bias = Parameter(init.bias_uniform(out_channels, shape, rng, dtype)) if bias else None
-
-    def forward(self, x):
-        self._input = x
-        return conv_transpose.conv_transpose2d(x, self.weight.data, _data(self.bias),
-                                               **self.options)
-
-    def backward(self, grad_output):
-        grad_input, grad_weight, grad_bias = conv_transpose.conv_transpose2d_backward(
-            grad_output, self._input, self.weight.data, _data(self.bias), **self.options)
-        _accumulate(self.weight, grad_weight)
-        _accumulate(self.bias, grad_bias)
-        return grad_input
-
-    def extra_repr(self):
-        in_channels, group_out = self.weight.shape[:2]
-        return (f"{in_channels}, {group_out * self.options['groups']}, "
-                f"kernel_size={self.weight.shape[2:]}, {_options(self.options)}")
+        options = dict(stride=stride, padding=padding, output_padding=output_padding,
+                       groups=groups, dilation=dilation)
+        super().__init__(in_channels, out_channels, kernel_size, bias, options, dtype, rng)
 
 
 class Linear(Module):

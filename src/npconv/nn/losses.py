@@ -69,10 +69,9 @@ class CrossEntropyLoss:
         """d loss / d input; ``grad_output`` is the loss's own gradient (shaped as the loss)."""
         log_probs, safe, sample_weight, shape = self._cache
         scale = (np.asarray(grad_output, log_probs.dtype) * self._scale * sample_weight)
-        grad = np.exp(log_probs)
-        one_hot = np.zeros_like(grad)
-        np.put_along_axis(one_hot, safe[:, None], 1, axis=1)
-        grad -= one_hot
+        grad = np.exp(log_probs)  # softmax, minus 1 at each target class
+        target = safe[:, None]
+        np.put_along_axis(grad, target, np.take_along_axis(grad, target, axis=1) - 1, axis=1)
         grad *= np.expand_dims(scale, 1)
         return grad.astype(log_probs.dtype, copy=False)
 
