@@ -4,6 +4,7 @@ Names, arguments, defaults and layouts follow ``torch.nn.functional``; every
 operator has a backward pass named ``<op>_backward``.
 """
 
+from ._scratch import release_scratch
 from .config import (conv_algorithm, get_algorithm, get_threads, get_workspace, set_workspace,
                      threads, workspace)
 from .conv import (conv1d, conv1d_backward, conv1d_input, conv1d_weight, conv2d,
@@ -46,5 +47,5 @@ __all__ = [
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
     "get_workspace", "set_workspace", "workspace", "get_algorithm", "conv_algorithm",
-    "get_threads", "threads",
+    "get_threads", "threads", "release_scratch",
 ]

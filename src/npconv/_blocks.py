@@ -29,6 +29,12 @@ def plane_blocks(batch, channels, plane_bytes):
             for n in range(batch) for c in range(0, channels, per_block)]
 
 
+def channel_blocks(channels, channel_bytes):
+    """Slices of ``range(channels)`` of about :data:`BLOCK_BYTES` each (at least one channel)."""
+    per_block = max(1, BLOCK_BYTES // max(1, channel_bytes))
+    return [slice(c, min(channels, c + per_block)) for c in range(0, channels, per_block)]
+
+
 def _executor(workers):
     with _executors_lock:
         if workers not in _executors:
@@ -37,15 +43,12 @@ def _executor(workers):
 
 
 def run_blocks(kernel, blocks):
-    """Call ``kernel(block)`` for every block, on :func:`~npconv.config.get_threads` threads.
+    """``[kernel(block) for block in blocks]``, run on :func:`~npconv.config.get_threads` threads.
 
     The kernel runs in pool threads, which do not see the caller's context
     variables: it must not read :mod:`npconv.config`.
     """
     workers = min(config.get_threads(), len(blocks))
     if workers <= 1:
-        for block in blocks:
-            kernel(block)
-        return
-    for _ in _executor(workers).map(kernel, blocks):
-        pass
+        return [kernel(block) for block in blocks]
+    return list(_executor(workers).map(kernel, blocks))

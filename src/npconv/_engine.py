@@ -31,10 +31,14 @@ workspace (:func:`npconv.get_workspace`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import config
-from ._window import gather, scatter_add
+from ._blocks import channel_blocks, run_blocks
+from ._flat import FlatPhases
+from ._scratch import scratch
 
 _ALL2 = (slice(None), slice(None))
 
@@ -98,78 +102,159 @@ def _batch_chunks(n_batch, bytes_per_sample):
             for start in range(0, n_batch, per_chunk)]
 
 
-# --- im2col: column buffer + one matrix product per group and batch chunk -----
+# --- im2col: flat-phase columns + one matrix product per group and batch chunk --
 
-class _Scratch:
-    """Buffers allocated once per call, for the largest chunk, and reused by every chunk.
+def _kernel_index(window, offset):
+    return int(np.ravel_multi_index(offset, window.kernel))
 
-    Reuse keeps the peak at one set of buffers (a fresh buffer per chunk would
-    briefly coexist with the previous one) and pays first-touch page faults once.
+
+class _Columns:
+    """Buffers of the im2col algorithm, allocated once per call for the largest chunk.
+
+    ``phases`` holds the chunk's input (or its gradient) in the flat-phase
+    layout (:mod:`npconv._flat`); ``cols`` the columns ``(C, *kernel, n,
+    positions)``; ``rows`` an output-shaped ``(K, n, positions)`` matrix.
+    Reusing them keeps the peak at one set and pays first-touch page faults
+    once.  Copies between ``phases`` and ``cols`` run on the thread pool, a
+    block of channels per task.
     """
 
-    def __init__(self, chunks, dtype, channels, out_channels, window):
+    def __init__(self, flat, chunks, dtype, channels, out_channels):
         largest = max((c.stop - c.start for c in chunks), default=0)
-        self.window = window
+        self.flat = flat
         self.channels, self.out_channels = channels, out_channels
-        self.cols = np.empty(largest * channels * window.kernel_volume * window.out_volume, dtype)
-        self.rows = np.empty(largest * out_channels * window.out_volume, dtype)
+        kernel_volume = flat.window.kernel_volume
+        self.phases, self.cols, self.rows = scratch(
+            [(largest, len(flat.residues), channels, flat.volume),
+             (channels * kernel_volume * largest * flat.positions,),
+             (out_channels * largest * flat.positions,)], dtype)
+        self.dirty = True  # whether padding cells of ``phases`` may hold anything but zeros
+        self.slots = [_kernel_index(flat.window, offset) for offset, _, _ in flat.taps]
+        # Kernel offsets that read only padding keep zero columns.
+        self.idle_slots = sorted(set(range(kernel_volume)) - set(self.slots))
+        self.channel_blocks = channel_blocks(
+            channels, largest * (len(flat.residues) * flat.volume
+                                 + kernel_volume * flat.positions) * dtype.itemsize)
 
     def columns(self, n):
-        """``(C, *kernel, n, *out)`` column buffer and its ``(n, C, *kernel, *out)`` view."""
-        shape = (self.channels,) + self.window.kernel + (n,) + self.window.out_shape
-        cols = self.cols[:np.prod(shape)].reshape(shape)
-        return cols, np.moveaxis(cols, 1 + self.window.ndim, 0)
+        """The ``(C, kernel_volume, n, positions)`` column buffer for a chunk of ``n`` samples."""
+        shape = (self.channels, self.flat.window.kernel_volume, n, self.flat.positions)
+        return self.cols[:math.prod(shape)].reshape(shape)
 
-    def channel_rows(self, n, groups):
-        """``(G, K/G, n * L)`` buffer for an output (or its gradient) with channels first."""
-        positions = n * self.window.out_volume
-        return self.rows[:self.out_channels * positions].reshape(groups, -1, positions)
+    def matrix(self, n, groups):
+        """``(G, K/G, n * positions)`` view of ``rows``."""
+        return self.rows[:self.out_channels * n * self.flat.positions].reshape(groups, -1, n * self.flat.positions)
+
+    def gather(self, x, cols):
+        """Fill ``cols`` with the windows of ``x`` (n, C, *in_shape)."""
+        phases = self.phases[:x.shape[0]]
+        positions = self.flat.positions
+
+        dirty, self.dirty = self.dirty, False
+
+        def copy(channels):
+            if dirty:  # scratch memory, or gradients that scatter left in padding cells
+                phases[:, :, channels] = 0
+            self.flat.pack(x[:, channels], phases[:, :, channels])
+            for slot, (_, phase, shift) in zip(self.slots, self.flat.taps):
+                cols[channels, slot] = phases[:, phase, channels, shift:shift + positions].transpose(1, 0, 2)
+            for slot in self.idle_slots:
+                cols[channels, slot] = 0
+
+        run_blocks(copy, self.channel_blocks)
+
+    def scatter(self, cols, out):
+        """The adjoint of :meth:`gather`: add every column onto the input cell it was read from, into ``out``."""
+        phases = self.phases[:out.shape[0]]
+        positions = self.flat.positions
+        self.dirty = True
+
+        def add(channels):
+            block = phases[:, :, channels]
+            block[...] = 0
+            for slot, (_, phase, shift) in zip(self.slots, self.flat.taps):
+                block[:, phase, :, shift:shift + positions] += cols[channels, slot].transpose(1, 0, 2)
+            self.flat.unpack(block, out[:, channels])
+
+        run_blocks(add, self.channel_blocks)
 
 
-def _im2col_bytes_per_sample(channels, out_channels, window, dtype):
-    return (channels * window.kernel_volume + out_channels) * window.out_volume * dtype.itemsize
+def _im2col_bytes_per_sample(flat, channels, out_channels, dtype):
+    volume = (channels * (flat.window.kernel_volume * flat.positions + len(flat.residues) * flat.volume)
+              + out_channels * flat.positions)
+    return volume * dtype.itemsize
+
+
+def _pointwise(array, groups):
+    """``(n, C, *spatial)`` as ``(n, G, C/G, L)``."""
+    return array.reshape(array.shape[0], groups, array.shape[1] // groups, -1)
 
 
 def _forward_im2col(x, weight, window, groups):
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     w_mat = weight.reshape(groups, out_channels // groups, -1)
+    flat = FlatPhases(window)
+    if flat.identity:  # 1x1, unit stride, no padding: the input is its own column matrix
+        y = np.matmul(w_mat, _pointwise(x, groups))
+        return y.reshape((n_batch, out_channels) + window.out_shape)
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(channels, out_channels, window,
-                                                             x.dtype))
-    scratch = _Scratch(chunks, x.dtype, channels, out_channels, window)
+    chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(flat, channels, out_channels, x.dtype))
+    buffers = _Columns(flat, chunks, x.dtype, channels, out_channels)
     for chunk in chunks:
         n = chunk.stop - chunk.start
-        cols, cols_view = scratch.columns(n)
-        gather(x[chunk], window, cols_view)
-        product = scratch.channel_rows(n, groups)
+        cols = buffers.columns(n)
+        buffers.gather(x[chunk], cols)
+        product = buffers.matrix(n, groups)
         np.matmul(w_mat, cols.reshape(groups, -1, product.shape[-1]), out=product)
-        y[chunk] = np.moveaxis(product.reshape((out_channels, n) + window.out_shape), 0, 1)
+        y[chunk] = np.moveaxis(flat.crop(product.reshape(out_channels, n, -1)), 0, 1)
     return y
 
 
 def _backward_im2col(grad_output, weight, window, groups, channels, x, grad_input, grad_weight):
     n_batch, out_channels = grad_output.shape[:2]
-    chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(channels, out_channels, window,
+    flat = FlatPhases(window)
+    if flat.identity:
+        _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight)
+        return
+    exact_input = grad_input is not None and not np.isfinite(weight).all()
+    if exact_input:  # overhang cells would turn an infinite weight into NaN: exact windows
+        _backward_direct(grad_output, weight, window, groups, channels, None, grad_input, None)
+        grad_input = None
+    chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(flat, channels, out_channels,
                                                              grad_output.dtype))
-    scratch = _Scratch(chunks, grad_output.dtype, channels, out_channels, window)
+    buffers = _Columns(flat, chunks, grad_output.dtype, channels, out_channels)
     if weight is not None:
         w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     if grad_weight is not None:
         gw_mat = grad_weight.reshape(groups, out_channels // groups, -1)
     for chunk in chunks:
         n = chunk.stop - chunk.start
-        gy_mat = scratch.channel_rows(n, groups)
-        gy_mat.reshape((out_channels, n) + window.out_shape)[...] = np.moveaxis(
-            grad_output[chunk], 1, 0)
-        cols, cols_view = scratch.columns(n)
+        gy_mat = buffers.matrix(n, groups)
+        flat.spread(np.moveaxis(grad_output[chunk], 1, 0), gy_mat.reshape(out_channels, n, -1))
+        cols = buffers.columns(n)
         cols_mat = cols.reshape(groups, -1, gy_mat.shape[-1])
         if grad_weight is not None:
-            gather(x[chunk], window, cols_view)
+            buffers.gather(x[chunk], cols)
             gw_mat += np.matmul(gy_mat, cols_mat.transpose(0, 2, 1))
         if grad_input is not None:
             np.matmul(w_mat_t, gy_mat, out=cols_mat)
-            scatter_add(cols_view, window, grad_input[chunk])
+            buffers.scatter(cols, grad_input[chunk])
+    if grad_weight is not None and not np.isfinite(grad_weight).all():
+        # An infinite or NaN input times a zero overhang gradient is NaN: redo exactly.
+        grad_weight[...] = 0
+        _backward_direct(grad_output, None, window, groups, channels, x, None, grad_weight)
+
+
+def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight):
+    """1x1, unit stride, no padding: both gradients are batched matrix products."""
+    gy = _pointwise(grad_output, groups)
+    if grad_input is not None:
+        w_mat = weight.reshape(groups, gy.shape[2], -1)
+        np.matmul(w_mat.transpose(0, 2, 1), gy, out=_pointwise(grad_input, groups))
+    if grad_weight is not None:
+        products = np.matmul(gy, _pointwise(x, groups).transpose(0, 1, 3, 2))
+        grad_weight += products.sum(axis=0).reshape(grad_weight.shape)
 
 
 # --- direct: one small product per kernel offset, no column buffer -----------

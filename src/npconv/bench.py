@@ -166,6 +166,7 @@ def _textbook_conv(case, x, w):
 # --- timing ------------------------------------------------------------------------------
 
 def median_time(function, repeat):
+    """Median wall time of ``repeat`` calls of ``function`` after one warm-up call."""
     function()
     times = []
     for _ in range(repeat):
@@ -173,6 +174,28 @@ def median_time(function, repeat):
         function()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def interleaved_times(functions, rounds, block=3):
+    """Time several functions in alternating blocks; returns, per function, the best time of each round.
+
+    Each round calls every function ``block`` times in a row and keeps the
+    fastest call.  Alternating blocks (not single calls) lets both libraries
+    see the same drift in the machine's speed, without one library's BLAS
+    threads still spinning into the other's timed call.
+    """
+    for function in functions:
+        function()
+    best = [[] for _ in functions]
+    for _ in range(rounds):
+        for function, times in zip(functions, best):
+            calls = []
+            for _ in range(block):
+                start = time.perf_counter()
+                function()
+                calls.append(time.perf_counter() - start)
+            times.append(min(calls))
+    return best
 
 
 def matmul_rate(size=2048, repeat=3):
@@ -196,6 +219,8 @@ def flops(case):
 
 
 def peak_memory(function):
+    """Peak bytes allocated by ``function``, counting the scratch memory it (re)allocates."""
+    npconv.release_scratch()
     tracemalloc.start()
     try:
         function()
@@ -215,17 +240,24 @@ def run(cases=SUITE, repeat=5, threads=None, torch=None, textbook=True, report=p
     for case in cases:
         x, w = _arrays(case, rng)
         forward, both = _npconv_step(case, x, w)
-        record = dict(name=case.name, kind=case.kind, input_shape=case.input_shape,
-                      forward_s=median_time(forward, repeat),
-                      forward_backward_s=median_time(both, repeat))
+        record = dict(name=case.name, kind=case.kind, input_shape=case.input_shape)
+        if torch is None:
+            record["forward_s"] = median_time(forward, repeat)
+            record["forward_backward_s"] = median_time(both, repeat)
+        else:
+            t_forward, t_both = _torch_step(case, x, w, torch)
+            for key, ours, theirs in (("forward", forward, t_forward),
+                                      ("forward_backward", both, t_both)):
+                mine, torch_times = interleaved_times((ours, theirs), repeat)
+                record[f"{key}_s"] = float(np.median(mine))
+                record[f"torch_{key}_s"] = float(np.median(torch_times))
+                ratios = np.divide(mine, torch_times)
+                record[f"{key}_ratio_to_torch"] = float(np.median(ratios))
+                record[f"{key}_ratio_range"] = (float(ratios.min()), float(ratios.max()))
+            record["ratio_to_torch"] = record["forward_backward_ratio_to_torch"]
         work = 3 * flops(case)
         record["gflops"] = work / record["forward_backward_s"] / 1e9 if work else None
         record["percent_of_matmul"] = 100 * record["gflops"] / rate if work else None
-        if torch is not None:
-            t_forward, t_both = _torch_step(case, x, w, torch)
-            record["torch_forward_s"] = median_time(t_forward, repeat)
-            record["torch_forward_backward_s"] = median_time(t_both, repeat)
-            record["ratio_to_torch"] = record["forward_backward_s"] / record["torch_forward_backward_s"]
         if textbook and case.kind == "conv" and case.groups == 1:
             _, textbook_both = _textbook_conv(case, x, w)
             record["textbook_forward_backward_s"] = median_time(textbook_both, max(1, repeat // 2))
@@ -241,15 +273,18 @@ def format_row(record):
     def number(key, pattern, scale=1.0):
         value = record.get(key)
         return "-" if value is None else pattern.format(value * scale)
+    spread = record.get("forward_backward_ratio_range")
+    spread = "-" if spread is None else f"{spread[0]:.2f}-{spread[1]:.2f}"
     return (f"{record['name']:<22} {number('forward_s', '{:8.1f}', 1e3)} "
             f"{number('forward_backward_s', '{:8.1f}', 1e3)} {number('gflops', '{:7.1f}')} "
-            f"{number('percent_of_matmul', '{:5.0f}%')} {number('ratio_to_torch', '{:6.2f}x')} "
-            f"{number('speedup_over_textbook', '{:6.1f}x')} "
+            f"{number('percent_of_matmul', '{:5.0f}%')} "
+            f"{number('forward_ratio_to_torch', '{:6.2f}x')} {number('ratio_to_torch', '{:6.2f}x')} "
+            f"{spread:>9} {number('speedup_over_textbook', '{:6.1f}x')} "
             f"{number('peak_memory_bytes', '{:8.1f}', 2 ** -20)}")
 
 
-HEADER = (f"{'case':<22} {'fwd ms':>8} {'f+b ms':>8} {'GFLOP/s':>7} {'%mm':>6} {'/torch':>7} "
-          f"{'/textbk':>7} {'peak MiB':>8}")
+HEADER = (f"{'case':<22} {'fwd ms':>8} {'f+b ms':>8} {'GFLOP/s':>7} {'%mm':>6} "
+          f"{'fwd/t':>7} {'f+b/t':>7} {'f+b range':>9} {'/textbk':>7} {'peak MiB':>8}")
 
 
 def add_arguments(parser):

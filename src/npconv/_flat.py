@@ -1,0 +1,132 @@
+"""Flat phases: a layout of the input in which every kernel offset reads one contiguous range.
+
+Along a spatial dimension with stride ``s``, dilation ``d`` and padding
+``lo``, the output cell ``o`` reads at kernel offset ``j`` the padded cell
+``p = o*s + j*d``.  That cell lies in the residue class ``(j*d) % s`` of the
+padded input, at position ``o + (j*d) // s`` within it.  So if each residue
+class ("phase") of the zero-padded input is stored as its own array, every
+kernel offset reads, from one phase, a block shifted by ``(j*d) // s``: a
+stride-1, dilation-1 window.
+
+Flattening a phase's spatial grid turns that shifted block into one
+contiguous range of the flat array, provided the output is computed at the
+phase's full row width instead of the output's: rows of the flat output
+carry ``grid[t] - out_shape[t]`` extra cells in every dimension ``t > 0``.
+Those "overhang" cells read real input cells of the neighbouring row; they
+are cut off (:meth:`FlatPhases.crop`) and, in gradients, enter as zeros
+(:meth:`FlatPhases.spread`).
+
+Copies and adds between this layout and column buffers are then long
+contiguous runs (memcpy speed) instead of short strided rows, and a kernel
+offset is a plain slice of a flat array.
+
+Overhang cells are multiplied by zero gradients, which is exact unless an
+input is infinite or NaN (``0 * inf`` is NaN): callers recompute a result
+that came out non-finite with exact windows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class FlatPhases:
+    """The flat-phase layout of one :class:`~npconv._window.Window`.
+
+    Attributes
+    ----------
+    grid : tuple of int
+        Spatial shape of one phase: ``out_shape[t] + (k[t]-1)*d[t] // s[t]``,
+        plus one tail row in dimension 0 (the last computed row runs past the
+        last output cell).
+    residues : list of tuple
+        The phases in use: residue classes ``(j*d) % s`` of the kernel offsets.
+    taps : list of (offset, phase, shift)
+        For every kernel offset that reads real cells: its kernel
+        multi-index, the index of its phase in ``residues``, and the flat
+        position of its first cell in that phase.
+    positions : int
+        Computed output cells per plane: ``out_shape[0] * prod(grid[1:])``.
+    """
+
+    def __init__(self, window):
+        self.window = window
+        grid = [o + (k - 1) * d // s for o, k, d, s in
+                zip(window.out_shape, window.kernel, window.dilation, window.stride)]
+        grid[0] += 1
+        self.grid = tuple(grid)
+        self.volume = math.prod(self.grid)
+        self.positions = window.out_shape[0] * math.prod(self.grid[1:])
+        steps = [math.prod(self.grid[t + 1:]) for t in range(window.ndim)]
+        self.residues = []
+        self.taps = []
+        for offset, _, _ in window.offsets:
+            residue = tuple(j * d % s for j, d, s in zip(offset, window.dilation, window.stride))
+            if residue not in self.residues:
+                self.residues.append(residue)
+            shift = sum(j * d // s * step for j, d, s, step in
+                        zip(offset, window.dilation, window.stride, steps))
+            self.taps.append((offset, self.residues.index(residue), shift))
+
+    @property
+    def identity(self):
+        """Whether the layout is the input itself (unit kernel and stride, no padding)."""
+        w = self.window
+        return (w.kernel_volume == 1 and all(s == 1 for s in w.stride)
+                and all(p == (0, 0) for p in w.padding))
+
+    def _slices(self, residue):
+        """``(input slices, phase slices)`` of the real cells in one phase."""
+        in_slices, grid_slices = [], []
+        for t, r in enumerate(residue):
+            size, s, lo = self.window.in_shape[t], self.window.stride[t], self.window.padding[t][0]
+            first = max(0, -(-(lo - r) // s))              # first q with q*s + r - lo >= 0
+            last = min(self.grid[t], -(-(size + lo - r) // s))  # exclusive
+            if last <= first:
+                return None
+            start = first * s + r - lo
+            in_slices.append(slice(start, start + (last - first - 1) * s + 1, s))
+            grid_slices.append(slice(first, last))
+        return (slice(None), slice(None)) + tuple(in_slices), tuple(grid_slices)
+
+    def empty(self, batch, channels, dtype):
+        """A zeroed ``(n, phases, C, volume)`` buffer; :meth:`pack` only ever writes its real cells."""
+        return np.zeros((batch, len(self.residues), channels, self.volume), dtype)
+
+    def pack(self, x, phases):
+        """Copy ``x`` (n, C, *in_shape) into the real cells of ``phases`` (n, R, C, volume)."""
+        for index, residue in enumerate(self.residues):
+            slices = self._slices(residue)
+            if slices is not None:
+                in_sl, grid_sl = slices
+                target = phases[:, index].reshape(phases.shape[:1] + phases.shape[2:3] + self.grid)
+                target[(slice(None), slice(None)) + grid_sl] = x[in_sl]
+
+    def unpack(self, phases, out):
+        """The adjoint of :meth:`pack`: write the real cells of ``phases`` into ``out`` (n, C, *in_shape).
+
+        Input cells that no kernel offset reads are left alone (callers pass zeros).
+        """
+        for index, residue in enumerate(self.residues):
+            slices = self._slices(residue)
+            if slices is not None:
+                in_sl, grid_sl = slices
+                source = phases[:, index].reshape(phases.shape[:1] + phases.shape[2:3] + self.grid)
+                out[in_sl] = source[(slice(None), slice(None)) + grid_sl]
+
+    def crop(self, full):
+        """The output cells of ``full`` (..., positions): a view of shape (..., *out_shape)."""
+        shaped = full.reshape(full.shape[:-1] + self.window.out_shape[:1] + self.grid[1:])
+        return shaped[(Ellipsis,) + tuple(slice(0, o) for o in self.window.out_shape)]
+
+    def spread(self, values, full):
+        """The adjoint of :meth:`crop`: ``values`` (..., *out_shape) into ``full``, zeros elsewhere."""
+        shaped = full.reshape(full.shape[:-1] + self.window.out_shape[:1] + self.grid[1:])
+        ndim = self.window.ndim
+        for t in range(1, ndim):
+            overhang = (slice(None),) * t + (slice(self.window.out_shape[t], None),)
+            shaped[(Ellipsis,) + overhang + (slice(None),) * (ndim - 1 - t)] = 0
+        self.crop(full)[...] = values
+        return full
