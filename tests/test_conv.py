@@ -195,3 +195,41 @@ def test_same_padding_keeps_the_size_and_puts_the_odd_cell_high():
     w[0, 0, 0] = 1.0  # picks the first cell of each window
     y = npconv.conv1d(x, w, padding="same")
     np.testing.assert_array_equal(y[0, 0], [0.0, 0.0, 1.0, 2.0, 3.0, 4.0])  # one cell low, two high
+
+
+def assert_same_nonfinite(actual, expected, dtype, what):
+    """Infinities and NaNs where the reference has them; finite entries within tolerance."""
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected), err_msg=f"NaN {what}")
+    np.testing.assert_array_equal(np.isposinf(actual), np.isposinf(expected), err_msg=f"+inf {what}")
+    np.testing.assert_array_equal(np.isneginf(actual), np.isneginf(expected), err_msg=f"-inf {what}")
+    finite = np.isfinite(expected)
+    assert_close(actual[finite], expected[finite], dtype, what)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("channels, out_channels, groups", [(2, 3, 1), (2, 2, 2), (1, 1, 1)])
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1)])
+def test_infinite_input_or_weight_spoils_only_the_gradients_it_enters(
+        algorithm, channels, out_channels, groups, stride, padding):
+    # npconv's fast paths compute the output at the full width of a padded
+    # row and multiply the extra cells by zero gradients; an infinite cell
+    # there must not turn gradients that never read it into NaN.
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, channels, 5, 6))
+    w = rng.standard_normal((out_channels, channels // groups, 2, 2))
+    x[0, 0, 1, 5] = np.inf
+    x[1, -1, 3, 5] = -np.inf
+    w_inf = w.copy()
+    w_inf[0, 0, 0, 0] = np.inf
+    pads = ((padding, padding),) * 2
+    args = dict(stride=stride, padding=padding, groups=groups)
+    gy = rng.standard_normal(reference.conv(x, w, None, (stride,) * 2, pads, (1, 1), groups).shape)
+    for x_case, w_case in ((x, w), (np.nan_to_num(x, posinf=0, neginf=0), w_inf)):
+        with np.errstate(invalid="ignore"):
+            gx_ref, gw_ref, _ = reference.conv_backward(gy, x_case, w_case, (stride,) * 2, pads,
+                                                        (1, 1), groups)
+        with npconv.conv_algorithm(algorithm), np.errstate(invalid="ignore"):
+            gx, gw, _ = npconv.conv2d_backward(gy.astype(np.float32), x_case.astype(np.float32),
+                                               w_case.astype(np.float32), **args)
+        assert_same_nonfinite(gx, gx_ref, np.float32, f"grad_input {algorithm}")
+        assert_same_nonfinite(gw, gw_ref, np.float32, f"grad_weight {algorithm}")

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from . import config
+from . import _depthwise, config
 from ._blocks import channel_blocks, run_blocks
 from ._flat import FlatPhases
 from ._scratch import scratch
@@ -45,8 +45,11 @@ _ALL2 = (slice(None), slice(None))
 
 def forward(x, weight, window, groups):
     """Convolution of ``x`` (N, C, *in_shape) with ``weight``; returns (N, K, *out_shape)."""
-    if _choose(x.shape[1], weight.shape, window, x.dtype) == "im2col":
+    algorithm = _choose(x.shape[1], weight.shape, window, x.dtype)
+    if algorithm == "im2col":
         return _forward_im2col(x, weight, window, groups)
+    if weight.shape[1] == 1:
+        return _depthwise.forward(x, weight, window)
     return _forward_direct(x, weight, window, groups)
 
 
@@ -73,12 +76,28 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
     grad_input = (None if weight is None
                   else np.zeros((n_batch, in_channels) + window.in_shape, dtype))
     grad_weight = None if x is None else np.zeros(weight_shape, dtype)
-    if _choose(in_channels, weight_shape, window, dtype) == "im2col":
-        _backward_im2col(grad_output, weight, window, groups, in_channels, x, grad_input,
-                         grad_weight)
-    else:
+    algorithm = _choose(in_channels, weight_shape, window, dtype)
+    if algorithm == "direct" and weight_shape[1] != 1:
         _backward_direct(grad_output, weight, window, groups, in_channels, x, grad_input,
                          grad_weight)
+        return grad_input, grad_weight
+    # The flat-phase algorithms compute overhang cells (see npconv._flat), where
+    # a zero gradient times an infinite or NaN weight or input gives NaN.  Those
+    # inputs take exact windows.
+    if grad_input is not None and not np.isfinite(weight).all():
+        _backward_direct(grad_output, weight, window, groups, in_channels, None, grad_input,
+                         None)
+        flat_input = None
+    else:
+        flat_input = grad_input
+    if algorithm == "im2col":
+        _backward_im2col(grad_output, weight, window, groups, in_channels, x, flat_input,
+                         grad_weight)
+    else:
+        _depthwise.backward(grad_output, window, weight, x, flat_input, grad_weight)
+    if grad_weight is not None and not np.isfinite(grad_weight).all():
+        grad_weight[...] = 0
+        _backward_direct(grad_output, None, window, groups, in_channels, x, None, grad_weight)
     return grad_input, grad_weight
 
 
@@ -88,9 +107,11 @@ def _choose(in_channels, weight_shape, window, dtype):
     if chosen != "auto":
         return chosen
     column_bytes = in_channels * window.kernel_volume * window.out_volume * dtype.itemsize
-    # A contraction over one channel per group is an elementwise product per
-    # kernel offset: a column buffer only adds copies.
-    if weight_shape[1] == 1 or column_bytes > config.get_workspace():
+    # One input channel per group and one output channel per group (depthwise,
+    # a single filter): an elementwise multiply-add per kernel offset beats
+    # copying columns for a matrix product that has nothing to contract.
+    elementwise = weight_shape[1] == 1 and (weight_shape[0] == 1 or in_channels > 1)
+    if elementwise or column_bytes > config.get_workspace():
         return "direct"
     return "im2col"
 
@@ -103,10 +124,6 @@ def _batch_chunks(n_batch, bytes_per_sample):
 
 
 # --- im2col: flat-phase columns + one matrix product per group and batch chunk --
-
-def _kernel_index(window, offset):
-    return int(np.ravel_multi_index(offset, window.kernel))
-
 
 class _Columns:
     """Buffers of the im2col algorithm, allocated once per call for the largest chunk.
@@ -129,9 +146,8 @@ class _Columns:
              (channels * kernel_volume * largest * flat.positions,),
              (out_channels * largest * flat.positions,)], dtype)
         self.dirty = True  # whether padding cells of ``phases`` may hold anything but zeros
-        self.slots = [_kernel_index(flat.window, offset) for offset, _, _ in flat.taps]
         # Kernel offsets that read only padding keep zero columns.
-        self.idle_slots = sorted(set(range(kernel_volume)) - set(self.slots))
+        self.idle_slots = sorted(set(range(kernel_volume)) - set(flat.slots))
         self.channel_blocks = channel_blocks(
             channels, largest * (len(flat.residues) * flat.volume
                                  + kernel_volume * flat.positions) * dtype.itemsize)
@@ -156,7 +172,7 @@ class _Columns:
             if dirty:  # scratch memory, or gradients that scatter left in padding cells
                 phases[:, :, channels] = 0
             self.flat.pack(x[:, channels], phases[:, :, channels])
-            for slot, (_, phase, shift) in zip(self.slots, self.flat.taps):
+            for slot, (_, phase, shift) in zip(self.flat.slots, self.flat.taps):
                 cols[channels, slot] = phases[:, phase, channels, shift:shift + positions].transpose(1, 0, 2)
             for slot in self.idle_slots:
                 cols[channels, slot] = 0
@@ -172,7 +188,7 @@ class _Columns:
         def add(channels):
             block = phases[:, :, channels]
             block[...] = 0
-            for slot, (_, phase, shift) in zip(self.slots, self.flat.taps):
+            for slot, (_, phase, shift) in zip(self.flat.slots, self.flat.taps):
                 block[:, phase, :, shift:shift + positions] += cols[channels, slot].transpose(1, 0, 2)
             self.flat.unpack(block, out[:, channels])
 
@@ -217,10 +233,6 @@ def _backward_im2col(grad_output, weight, window, groups, channels, x, grad_inpu
     if flat.identity:
         _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight)
         return
-    exact_input = grad_input is not None and not np.isfinite(weight).all()
-    if exact_input:  # overhang cells would turn an infinite weight into NaN: exact windows
-        _backward_direct(grad_output, weight, window, groups, channels, None, grad_input, None)
-        grad_input = None
     chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(flat, channels, out_channels,
                                                              grad_output.dtype))
     buffers = _Columns(flat, chunks, grad_output.dtype, channels, out_channels)
@@ -240,10 +252,6 @@ def _backward_im2col(grad_output, weight, window, groups, channels, x, grad_inpu
         if grad_input is not None:
             np.matmul(w_mat_t, gy_mat, out=cols_mat)
             buffers.scatter(cols, grad_input[chunk])
-    if grad_weight is not None and not np.isfinite(grad_weight).all():
-        # An infinite or NaN input times a zero overhang gradient is NaN: redo exactly.
-        grad_weight[...] = 0
-        _backward_direct(grad_output, None, window, groups, channels, x, None, grad_weight)
 
 
 def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight):

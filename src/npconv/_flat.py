@@ -47,6 +47,8 @@ class FlatPhases:
         For every kernel offset that reads real cells: its kernel
         multi-index, the index of its phase in ``residues``, and the flat
         position of its first cell in that phase.
+    slots : list of int
+        The flat kernel index of every tap.
     positions : int
         Computed output cells per plane: ``out_shape[0] * prod(grid[1:])``.
     """
@@ -69,6 +71,7 @@ class FlatPhases:
             shift = sum(j * d // s * step for j, d, s, step in
                         zip(offset, window.dilation, window.stride, steps))
             self.taps.append((offset, self.residues.index(residue), shift))
+        self.slots = [int(np.ravel_multi_index(offset, window.kernel)) for offset, _, _ in self.taps]
 
     @property
     def identity(self):
@@ -91,8 +94,8 @@ class FlatPhases:
             grid_slices.append(slice(first, last))
         return (slice(None), slice(None)) + tuple(in_slices), tuple(grid_slices)
 
-    def empty(self, batch, channels, dtype):
-        """A zeroed ``(n, phases, C, volume)`` buffer; :meth:`pack` only ever writes its real cells."""
+    def zeros(self, batch, channels, dtype):
+        """A zeroed ``(n, phases, C, volume)`` buffer."""
         return np.zeros((batch, len(self.residues), channels, self.volume), dtype)
 
     def pack(self, x, phases):

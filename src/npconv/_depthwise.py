@@ -1,0 +1,114 @@
+"""Convolutions with one input channel per group (depthwise, single-channel filters).
+
+With ``C/groups == 1`` every output channel ``c*m + u`` (``m = K/groups``) is
+the input plane ``c`` filtered by one kernel: no contraction over channels,
+so no matrix product either.  Each kernel offset is one elementwise
+multiply-add of a whole plane, read as a contiguous range of the input's
+flat phases (:mod:`npconv._flat`)::
+
+    y[n, c*m + u] = sum_j  weight[c*m + u, 0, j] * x[n, c, window cells at offset j]
+
+The planes are processed in blocks of about :data:`~npconv._blocks.BLOCK_BYTES`
+(which keeps a block's phases and accumulators in cache across the kernel
+offsets) on the thread pool.  The backward pass is the same loop: the input
+gradient multiply-adds the output gradient into the phases of the input,
+and the weight gradient is one dot product per plane and offset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._blocks import plane_blocks, run_blocks
+from ._flat import FlatPhases
+
+
+def _tap_weights(weight, channels, flat):
+    """``weight`` (C*m, 1, *kernel) as (C, m, taps): the used kernel offsets only."""
+    return weight.reshape(channels, weight.shape[0] // channels, -1)[:, :, flat.slots]
+
+
+def _blocks(flat, batch, channels, multiplier, itemsize):
+    plane = (len(flat.residues) * flat.volume + (multiplier + 2) * flat.positions) * itemsize
+    return plane_blocks(batch, channels, plane)
+
+
+def _packed(flat, x):
+    phases = flat.zeros(x.shape[0], x.shape[1], x.dtype)
+    flat.pack(x, phases)
+    return phases
+
+
+def forward(x, weight, window):
+    """``y`` (N, C*m, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (C*m, 1, *kernel)."""
+    flat = FlatPhases(window)
+    n_batch, channels = x.shape[:2]
+    taps = _tap_weights(weight, channels, flat)
+    multiplier = taps.shape[1]
+    y = np.empty((n_batch, channels * multiplier) + window.out_shape, x.dtype)
+    y_planes = y.reshape((n_batch, channels, multiplier) + window.out_shape)
+    positions = flat.positions
+
+    def kernel(block):
+        samples, chans = block
+        phases = _packed(flat, x[samples, chans])
+        total = np.zeros(phases.shape[:1] + phases.shape[2:3] + (positions,), x.dtype)
+        term = np.empty_like(total)
+        for u in range(multiplier):
+            if u:
+                total[...] = 0
+            for t, (_, phase, shift) in enumerate(flat.taps):
+                np.multiply(phases[:, phase, :, shift:shift + positions],
+                            taps[chans, u, t, np.newaxis], out=term)
+                total += term
+            y_planes[samples, chans, u] = flat.crop(total)
+
+    run_blocks(kernel, _blocks(flat, n_batch, channels, multiplier, x.dtype.itemsize))
+    return y
+
+
+def backward(grad_output, window, weight, x, grad_input, grad_weight):
+    """Accumulate the input gradient into ``grad_input`` and/or the weight gradient into ``grad_weight``.
+
+    ``weight`` is needed for ``grad_input``, ``x`` for ``grad_weight``; pass
+    ``None`` for the gradient that is not wanted.
+    """
+    flat = FlatPhases(window)
+    n_batch, out_channels = grad_output.shape[:2]
+    channels = (grad_input if grad_input is not None else x).shape[1]
+    multiplier = out_channels // channels
+    taps = None if weight is None else _tap_weights(weight, channels, flat)
+    positions = flat.positions
+    gy_planes = grad_output.reshape((n_batch, channels, multiplier) + window.out_shape)
+
+    def kernel(block):
+        samples, chans = block
+        gy = gy_planes[samples, chans]
+        full = np.empty(gy.shape[:3] + (positions,), grad_output.dtype)
+        flat.spread(gy, full)
+        partial = None
+        if grad_weight is not None:
+            phases = _packed(flat, x[samples, chans])
+            partial = np.empty((phases.shape[2], multiplier, len(flat.taps)), grad_output.dtype)
+            for u in range(multiplier):
+                for t, (_, phase, shift) in enumerate(flat.taps):
+                    # one dot product per plane: (n, c, 1, P) @ (n, c, P, 1)
+                    dots = np.matmul(full[:, :, u, np.newaxis, :],
+                                     phases[:, phase, :, shift:shift + positions, np.newaxis])
+                    partial[:, u, t] = dots.sum(axis=(0, 2, 3))
+        if grad_input is not None:
+            phases = flat.zeros(full.shape[0], full.shape[1], grad_output.dtype)
+            term = np.empty(full.shape[:2] + (positions,), grad_output.dtype)
+            for u in range(multiplier):
+                for t, (_, phase, shift) in enumerate(flat.taps):
+                    np.multiply(full[:, :, u], taps[chans, u, t, np.newaxis], out=term)
+                    phases[:, phase, :, shift:shift + positions] += term
+            flat.unpack(phases, grad_input[samples, chans])
+        return chans, partial
+
+    blocks = _blocks(flat, n_batch, channels, multiplier, grad_output.dtype.itemsize)
+    results = run_blocks(kernel, blocks)
+    if grad_weight is not None:
+        gw_taps = grad_weight.reshape(channels, multiplier, -1)
+        for chans, partial in results:
+            gw_taps[chans, :, flat.slots] += partial
