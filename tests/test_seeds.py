@@ -37,6 +37,7 @@ def test_000_mean_filter_full_size_stays_far_under_the_windowed_array(algorithm)
     dy = rng.standard_normal((64, 114, 114))
     windowed_bytes = 64 * 114 * 114 * 15 * 15 * 8
     with npconv.conv_algorithm(algorithm):
+        npconv.release_scratch()
         tracemalloc.start()
         try:
             baseline = tracemalloc.get_traced_memory()[0]

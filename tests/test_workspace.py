@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import npconv
+from npconv._scratch import kept_bytes
 from helpers import ALGORITHMS, assert_close
 
 MiB = 2**20
@@ -14,7 +15,12 @@ ITERATOR_BUFFERS = 256 * 1024
 
 
 def traced_peak(call):
-    """(result, peak bytes allocated during ``call`` beyond what was live before it)."""
+    """(result, peak bytes allocated during ``call`` beyond what was live before it).
+
+    Scratch memory kept from earlier calls is released first, so that the
+    peak counts the scratch this call needs.
+    """
+    npconv.release_scratch()
     tracemalloc.start()
     try:
         baseline = tracemalloc.get_traced_memory()[0]
@@ -53,6 +59,7 @@ def test_peak_stays_inside_the_workspace(arrays, algorithm, budget):
             for name, call in calls.items():
                 result, peak = traced_peak(call)
                 assert peak <= budget + nbytes(result) + ITERATOR_BUFFERS, (name, peak)
+                assert kept_bytes() <= budget
                 expected = unbounded[name]
                 for got, want in zip(result, expected) if name == "backward" else [(result, expected)]:
                     if want is not None:
@@ -80,3 +87,14 @@ def test_settings_are_restored_after_the_block():
     previous = npconv.set_workspace(5 * MiB)
     assert npconv.get_workspace() == 5 * MiB
     npconv.set_workspace(previous)
+
+
+def test_scratch_kept_between_calls_never_exceeds_the_budget_in_force(arrays):
+    x, w, _ = arrays
+    npconv.conv2d(x, w, padding=1)
+    assert 0 < kept_bytes() <= npconv.get_workspace()
+    with npconv.workspace(1 * MiB):
+        npconv.conv2d(x, w, padding=1)
+        assert kept_bytes() <= 1 * MiB
+    npconv.release_scratch()
+    assert kept_bytes() == 0

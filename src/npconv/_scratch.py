@@ -5,8 +5,9 @@ A fresh buffer of tens of MiB costs a page fault on the first touch of every
 took 10 ms in a reused buffer, 14 ms in a fresh one).  The engines therefore
 carve their column and phase buffers from one buffer per thread that is
 kept between calls, as long as it fits the workspace budget.  It is
-released with :func:`npconv.release_scratch`, and never grows past the
-largest request that fitted the workspace.
+released with :func:`npconv.release_scratch`; what is kept never exceeds
+the workspace budget in force (a call under a smaller budget drops a larger
+buffer).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ def scratch(shapes, dtype):
     dtype = np.dtype(dtype)
     sizes = [-(-math.prod(shape) * dtype.itemsize // _ALIGN) * _ALIGN for shape in shapes]
     total = sum(sizes)
+    budget = config.get_workspace()
     buffer = getattr(_local, "buffer", None)
-    if buffer is None or buffer.nbytes < total:
+    if buffer is None or buffer.nbytes < total + _ALIGN or buffer.nbytes > budget:
         _local.buffer = None  # let the old buffer go before the new one exists
         buffer = np.empty(total + _ALIGN, np.uint8)
-        if total <= config.get_workspace():
+        if buffer.nbytes <= budget:
             _local.buffer = buffer
     start = -buffer.ctypes.data % _ALIGN
     arrays = []
