@@ -111,13 +111,14 @@ def test_unbatched_input_gives_unbatched_output(algorithm):
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_zero_size_batch(algorithm):
+@pytest.mark.parametrize("kernel, padding", [(3, 1), (1, 0)])
+def test_zero_size_batch(algorithm, kernel, padding):
     x = np.zeros((0, 3, 6, 6), np.float32)
-    w = np.ones((4, 3, 3, 3), np.float32)
+    w = np.ones((4, 3, kernel, kernel), np.float32)
     b = np.ones(4, np.float32)
     with npconv.conv_algorithm(algorithm):
-        y = npconv.conv2d(x, w, b, padding=1)
-        gx, gw, gb = npconv.conv2d_backward(y, x, w, b, padding=1)
+        y = npconv.conv2d(x, w, b, padding=padding)
+        gx, gw, gb = npconv.conv2d_backward(y, x, w, b, padding=padding)
     assert y.shape == (0, 4, 6, 6) and y.dtype == np.float32
     assert gx.shape == x.shape and gw.shape == w.shape
     assert not gw.any() and not gb.any()

@@ -218,7 +218,7 @@ def _im2col_bytes_per_sample(flat, channels, out_channels, dtype):
 
 def _pointwise(array, groups):
     """``(n, C, *spatial)`` as ``(n, G, C/G, L)``."""
-    return array.reshape(array.shape[0], groups, array.shape[1] // groups, -1)
+    return array.reshape(array.shape[:1] + (groups, array.shape[1] // groups, math.prod(array.shape[2:])))
 
 
 def _forward_im2col(x, weight, window, groups):

@@ -75,10 +75,13 @@ class FlatPhases:
 
     @property
     def identity(self):
-        """Whether the layout is the input itself (unit kernel and stride, no padding)."""
+        """Whether the layout is the input itself: unit kernel and stride, no padding, every cell read.
+
+        (A transposed convolution's ``output_padding`` adds input cells that no window reads.)
+        """
         w = self.window
         return (w.kernel_volume == 1 and all(s == 1 for s in w.stride)
-                and all(p == (0, 0) for p in w.padding))
+                and all(p == (0, 0) for p in w.padding) and w.in_shape == w.out_shape)
 
     def _slices(self, residue):
         """``(input slices, phase slices)`` of the real cells in one phase."""
