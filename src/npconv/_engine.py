@@ -14,19 +14,23 @@ gradients, ``torch.nn.grad``-style helpers) is expressed with two primitives:
 Shapes: ``x`` is ``(N, C, *in_shape)``, ``weight`` ``(K, C/groups, *kernel)``,
 ``y`` ``(N, K, *out_shape)``; ``window`` is a :class:`~npconv._window.Window`.
 
-Two algorithms compute each primitive:
+Two algorithms compute each primitive.  Both read the input in the
+flat-phase layout of :mod:`npconv._flat` (every kernel offset reads one
+contiguous range), except the per-offset products of ``direct``:
 
 ``im2col``
-    copy every window into a column buffer laid out ``(C, *kernel, n, *out)``
-    (one strided slice copy per kernel offset), then one matrix product per
-    group for the whole batch chunk; the input gradient multiplies into the
-    same buffer and scatters it back by slice-adds.
+    copy every window into a column buffer ``(C, *kernel, n, positions)``
+    (one contiguous copy per kernel offset and plane, on the thread pool),
+    then one matrix product per group and batch chunk; the input gradient
+    multiplies into the same buffer and adds it back by slice-adds.  A 1x1
+    convolution with unit stride and no padding multiplies the input itself.
 ``direct``
-    one small matrix product per kernel offset on the input cells that offset
-    reads, accumulated into the output: no column buffer.
+    no column buffer: with one input channel per group an elementwise
+    multiply-add per kernel offset (:mod:`npconv._depthwise`); otherwise one
+    small matrix product per kernel offset on exactly the cells it reads.
 
-Both process the batch in chunks sized so that their temporaries fit in the
-workspace (:func:`npconv.get_workspace`).
+Batch chunks keep the temporaries inside the workspace
+(:func:`npconv.get_workspace`), and im2col's near :data:`CHUNK_BYTES`.
 """
 
 from __future__ import annotations

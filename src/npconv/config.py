@@ -89,10 +89,11 @@ def get_algorithm():
 def conv_algorithm(name):
     """Context manager: force a convolution algorithm inside the block.
 
-    ``'im2col'`` copies the windows into a column buffer (one strided copy per
-    kernel offset) and does one matrix product per batch chunk; ``'direct'``
-    accumulates one small product per kernel offset and needs no column
-    buffer; ``'auto'`` (the default) picks by shape and workspace.
+    ``'im2col'`` copies the windows into a column buffer (one contiguous copy
+    per kernel offset and plane) and does one matrix product per batch chunk;
+    ``'direct'`` needs no column buffer: an elementwise multiply-add per
+    kernel offset for one input channel per group, else one small product per
+    kernel offset; ``'auto'`` (the default) picks by shape and workspace.
     """
     if name not in ALGORITHMS:
         raise ValueError(f"conv_algorithm(): `name` must be one of {ALGORITHMS}, got {name!r}")
