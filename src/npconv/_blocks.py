@@ -20,7 +20,7 @@ _executors_lock = threading.Lock()
 
 
 def plane_blocks(batch, channels, plane_bytes):
-    """``(samples, channels)`` slice pairs covering ``batch x channels`` planes, about :data:`BLOCK_BYTES` each."""
+    """``(samples, channels)`` slice pairs covering ``batch x channels`` planes, :data:`BLOCK_BYTES` each."""
     per_block = max(1, BLOCK_BYTES // max(1, plane_bytes))
     if per_block >= channels:
         samples = per_block // max(1, channels)

@@ -55,12 +55,12 @@ def forward(x, weight, window):
         total = np.zeros(phases.shape[:1] + phases.shape[2:3] + (positions,), x.dtype)
         term = np.empty_like(total)
         for u in range(multiplier):
-            if u:
-                total[...] = 0
             for t, (_, phase, shift) in enumerate(flat.taps):
+                # the first offset writes the total, the others add to it
                 np.multiply(phases[:, phase, :, shift:shift + positions],
-                            taps[chans, u, t, np.newaxis], out=term)
-                total += term
+                            taps[chans, u, t, np.newaxis], out=term if t else total)
+                if t:
+                    total += term
             y_planes[samples, chans, u] = flat.crop(total)
 
     run_blocks(kernel, _blocks(flat, n_batch, channels, multiplier, x.dtype.itemsize))
@@ -68,7 +68,7 @@ def forward(x, weight, window):
 
 
 def backward(grad_output, window, weight, x, grad_input, grad_weight):
-    """Accumulate the input gradient into ``grad_input`` and/or the weight gradient into ``grad_weight``.
+    """Accumulate the input gradient into ``grad_input`` and/or the weight gradient.
 
     ``weight`` is needed for ``grad_input``, ``x`` for ``grad_weight``; pass
     ``None`` for the gradient that is not wanted.

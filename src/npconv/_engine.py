@@ -178,7 +178,8 @@ class _Columns:
 
     def matrix(self, n, groups):
         """``(G, K/G, n * positions)`` view of ``rows``."""
-        return self.rows[:self.out_channels * n * self.flat.positions].reshape(groups, -1, n * self.flat.positions)
+        positions = n * self.flat.positions
+        return self.rows[:self.out_channels * positions].reshape(groups, -1, positions)
 
     def gather(self, x, cols):
         """Fill ``cols`` with the windows of ``x`` (n, C, *in_shape)."""
@@ -192,14 +193,15 @@ class _Columns:
                 phases[:, :, channels] = 0
             self.flat.pack(x[:, channels], phases[:, :, channels])
             for slot, (_, phase, shift) in zip(self.flat.slots, self.flat.taps):
-                cols[channels, slot] = phases[:, phase, channels, shift:shift + positions].transpose(1, 0, 2)
+                block = phases[:, phase, channels, shift:shift + positions]
+                cols[channels, slot] = block.transpose(1, 0, 2)
             for slot in self.idle_slots:
                 cols[channels, slot] = 0
 
         run_blocks(copy, self.channel_blocks)
 
     def scatter(self, cols, out):
-        """The adjoint of :meth:`gather`: add every column onto the input cell it was read from, into ``out``."""
+        """The adjoint of :meth:`gather`: add every column onto the cell it was read from, in ``out``."""
         phases = self.phases[:out.shape[0]]
         positions = self.flat.positions
         self.dirty = True
@@ -208,21 +210,24 @@ class _Columns:
             block = phases[:, :, channels]
             block[...] = 0
             for slot, (_, phase, shift) in zip(self.flat.slots, self.flat.taps):
-                block[:, phase, :, shift:shift + positions] += cols[channels, slot].transpose(1, 0, 2)
+                block[:, phase, :, shift:shift + positions] += (
+                    cols[channels, slot].transpose(1, 0, 2))
             self.flat.unpack(block, out[:, channels])
 
         run_blocks(add, self.channel_blocks)
 
 
 def _im2col_bytes_per_sample(flat, channels, out_channels, dtype):
-    volume = (channels * (flat.window.kernel_volume * flat.positions + len(flat.residues) * flat.volume)
+    columns = flat.window.kernel_volume * flat.positions
+    volume = (channels * (columns + len(flat.residues) * flat.volume)
               + out_channels * flat.positions)
     return volume * dtype.itemsize
 
 
 def _pointwise(array, groups):
     """``(n, C, *spatial)`` as ``(n, G, C/G, L)``."""
-    return array.reshape(array.shape[:1] + (groups, array.shape[1] // groups, math.prod(array.shape[2:])))
+    n, channels = array.shape[:2]
+    return array.reshape(n, groups, channels // groups, math.prod(array.shape[2:]))
 
 
 def _forward_im2col(x, weight, window, groups):
@@ -234,8 +239,8 @@ def _forward_im2col(x, weight, window, groups):
         y = np.matmul(w_mat, _pointwise(x, groups))
         return y.reshape((n_batch, out_channels) + window.out_shape)
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    chunks = _batch_chunks(n_batch, _im2col_bytes_per_sample(flat, channels, out_channels, x.dtype),
-                           CHUNK_BYTES)
+    per_sample = _im2col_bytes_per_sample(flat, channels, out_channels, x.dtype)
+    chunks = _batch_chunks(n_batch, per_sample, CHUNK_BYTES)
     buffers = _Columns(flat, chunks, x.dtype, channels, out_channels)
     for chunk in chunks:
         n = chunk.stop - chunk.start

@@ -65,13 +65,15 @@ class FlatPhases:
         self.residues = []
         self.taps = []
         for offset, _, _ in window.offsets:
-            residue = tuple(j * d % s for j, d, s in zip(offset, window.dilation, window.stride))
+            residue = tuple(j * d % s
+                            for j, d, s in zip(offset, window.dilation, window.stride))
             if residue not in self.residues:
                 self.residues.append(residue)
             shift = sum(j * d // s * step for j, d, s, step in
                         zip(offset, window.dilation, window.stride, steps))
             self.taps.append((offset, self.residues.index(residue), shift))
-        self.slots = [int(np.ravel_multi_index(offset, window.kernel)) for offset, _, _ in self.taps]
+        self.slots = [int(np.ravel_multi_index(offset, window.kernel))
+                      for offset, _, _ in self.taps]
 
     @property
     def identity(self):
