@@ -1,14 +1,34 @@
-"""Shared test helpers: tolerances, layouts, canonical padding for the references."""
+"""Shared test helpers: algorithms, tolerances, layouts, canonical padding for the references."""
+
+import contextlib
 
 import numpy as np
 
 import npconv
+from npconv import _im2col
 
-ALGORITHMS = ("im2col", "direct")
+# Every algorithm, and both backward passes of im2col (which it picks by shape).
+ALGORITHMS = ("im2col/input-columns", "im2col/gradient-columns", "direct")
 DTYPES = (np.float32, np.float64)
 
 # Relative to the largest magnitude of the expected array.
 TOLERANCE = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
+
+
+@contextlib.contextmanager
+def using(algorithm):
+    """``npconv.conv_algorithm(algorithm)``; ``im2col/...`` also forces im2col's backward pass."""
+    name, _, columns = algorithm.partition("/")
+    preferred = _im2col._GradientColumns.preferred
+    if columns:
+        gradient = columns == "gradient-columns"
+        _im2col._GradientColumns.preferred = staticmethod(
+            lambda flat, channels, out_channels: gradient and bool(flat.taps))
+    try:
+        with npconv.conv_algorithm(name):
+            yield
+    finally:
+        _im2col._GradientColumns.preferred = preferred
 
 
 def assert_close(actual, expected, dtype, what=""):

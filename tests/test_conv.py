@@ -7,7 +7,7 @@ import pytest
 
 import npconv
 import reference
-from helpers import ALGORITHMS, DTYPES, as_tuple, assert_close, functions, noncontiguous, pad_pairs
+from helpers import ALGORITHMS, DTYPES, as_tuple, assert_close, functions, noncontiguous, pad_pairs, using
 
 
 def run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation,
@@ -28,7 +28,7 @@ def run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padd
         xs, ws, gys = (layout(a.astype(dtype)) for a in (x, w, gy))
         bs = None if b is None else b.astype(dtype)
         what = f"{algorithm} {np.dtype(dtype)} {layout.__name__}"
-        with npconv.conv_algorithm(algorithm):
+        with using(algorithm):
             assert_close(conv(xs, ws, bs, **args), y_ref, dtype, f"forward {what}")
             gx, gw, gb = conv_backward(gys, xs, ws, bs, **args)
         assert_close(gx, gx_ref, dtype, f"grad_input {what}")
@@ -99,7 +99,7 @@ def test_unbatched_input_gives_unbatched_output(algorithm):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 6, 5))
     w = rng.standard_normal((2, 3, 3, 2))
-    with npconv.conv_algorithm(algorithm):
+    with using(algorithm):
         y = npconv.conv2d(x, w, stride=2, padding=1)
         assert_close(y, npconv.conv2d(x[None], w, stride=2, padding=1)[0], np.float64)
         gy = rng.standard_normal(y.shape)
@@ -116,7 +116,7 @@ def test_zero_size_batch(algorithm, kernel, padding):
     x = np.zeros((0, 3, 6, 6), np.float32)
     w = np.ones((4, 3, kernel, kernel), np.float32)
     b = np.ones(4, np.float32)
-    with npconv.conv_algorithm(algorithm):
+    with using(algorithm):
         y = npconv.conv2d(x, w, b, padding=padding)
         gx, gw, gb = npconv.conv2d_backward(y, x, w, b, padding=padding)
     assert y.shape == (0, 4, 6, 6) and y.dtype == np.float32
@@ -130,7 +130,7 @@ def test_inputs_are_never_modified(algorithm):
     arrays = [rng.standard_normal(s).astype(np.float32) for s in ((2, 4, 7, 7), (4, 2, 3, 3), (4,))]
     copies = [a.copy() for a in arrays]
     x, w, b = arrays
-    with npconv.conv_algorithm(algorithm):
+    with using(algorithm):
         y = npconv.conv2d(x, w, b, stride=2, padding=1, groups=2)
         gy = np.ones_like(y)
         npconv.conv2d_backward(gy, x, w, b, stride=2, padding=1, groups=2)
@@ -155,7 +155,7 @@ def test_input_and_weight_gradient_helpers(ndim, algorithm):
     gy = rng.standard_normal(y_shape)
     gx_ref, gw_ref, _ = reference.conv_backward(gy, x, w, stride, pads, dilation, 2)
     name = f"conv{ndim}d"
-    with npconv.conv_algorithm(algorithm):
+    with using(algorithm):
         gx = getattr(npconv, f"{name}_input")(x.shape, w, gy, stride=2, padding=1, groups=2)
         gw = getattr(npconv, f"{name}_weight")(x, w.shape, gy, stride=2, padding=1, groups=2)
     assert_close(gx, gx_ref, np.float64)
@@ -229,7 +229,7 @@ def test_infinite_input_or_weight_spoils_only_the_gradients_it_enters(
         with np.errstate(invalid="ignore"):
             gx_ref, gw_ref, _ = reference.conv_backward(gy, x_case, w_case, (stride,) * 2, pads,
                                                         (1, 1), groups)
-        with npconv.conv_algorithm(algorithm), np.errstate(invalid="ignore"):
+        with using(algorithm), np.errstate(invalid="ignore"):
             gx, gw, _ = npconv.conv2d_backward(gy.astype(np.float32), x_case.astype(np.float32),
                                                w_case.astype(np.float32), **args)
         assert_same_nonfinite(gx, gx_ref, np.float32, f"grad_input {algorithm}")

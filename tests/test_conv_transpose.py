@@ -7,7 +7,7 @@ import pytest
 
 import npconv
 import reference
-from helpers import ALGORITHMS, DTYPES, as_tuple, assert_close, functions, noncontiguous, pad_pairs
+from helpers import ALGORITHMS, DTYPES, as_tuple, assert_close, functions, noncontiguous, pad_pairs, using
 
 CASES = [
     # ndim, spatial, (C_in, C_out, groups), kernel, stride, padding, output_padding, dilation
@@ -46,7 +46,7 @@ def test_against_reference(ndim, spatial, grouping, kernel, stride, padding, out
     for algorithm, dtype, layout in itertools.product(ALGORITHMS, DTYPES, (np.asarray, noncontiguous)):
         xs, ws, gys = (layout(a.astype(dtype)) for a in (x, w, gy))
         what = f"{algorithm} {np.dtype(dtype)} {layout.__name__}"
-        with npconv.conv_algorithm(algorithm):
+        with using(algorithm):
             assert_close(forward(xs, ws, b.astype(dtype), **args), y_ref, dtype, f"forward {what}")
             gx, gw, gb = backward(gys, xs, ws, b.astype(dtype), **args)
         assert_close(gx, gx_ref, dtype, f"grad_input {what}")

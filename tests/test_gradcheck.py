@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import npconv
-from helpers import ALGORITHMS
+from helpers import ALGORITHMS, using
 
 
 def check_directional_derivatives(forward, backward, arrays, rng, h=1e-6, rtol=1e-7):
@@ -41,7 +41,7 @@ def test_conv(ndim, spatial, args, algorithm):
     x = rng.standard_normal((2, 4) + spatial)
     w = rng.standard_normal((4, 4 // groups) + (3,) * ndim)
     b = rng.standard_normal(4)
-    with npconv.conv_algorithm(algorithm):
+    with using(algorithm):
         check_directional_derivatives(lambda x, w, b: conv(x, w, b, **args),
                                       lambda u, x, w, b: backward(u, x, w, b, **args),
                                       [x, w, b], rng)
@@ -64,7 +64,7 @@ def test_conv_transpose(ndim, spatial, args, algorithm):
     x = rng.standard_normal((2, 4) + spatial)
     w = rng.standard_normal((4, 6 // groups) + (2,) * ndim)
     b = rng.standard_normal(6)
-    with npconv.conv_algorithm(algorithm):
+    with using(algorithm):
         check_directional_derivatives(lambda x, w, b: forward(x, w, b, **args),
                                       lambda u, x, w, b: backward(u, x, w, b, **args),
                                       [x, w, b], rng)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 import npconv
-from helpers import assert_close
+from helpers import ALGORITHMS, assert_close, using
 
 torch = pytest.importorskip(
     "torch", reason="PyTorch is not installed; parity tests need it (pip install torch==2.13.0)")
@@ -57,7 +57,7 @@ def conv_configs(draw):
                 batch=draw(st.integers(0, 3)),
                 c_in=groups * draw(st.integers(1, 3)), c_out=groups * draw(st.integers(1, 3)),
                 bias=draw(st.booleans()), dtype=draw(st.sampled_from(list(DTYPES))),
-                algorithm=draw(st.sampled_from(["auto", "im2col", "direct"])))
+                algorithm=draw(st.sampled_from(("auto",) + ALGORITHMS)))
 
 
 @given(conv_configs(), st.integers(0, 2**32 - 1))
@@ -80,7 +80,7 @@ def test_conv(cfg, seed):
     ty.backward(torch.tensor(gy))
 
     name = f"conv{ndim}d"
-    with npconv.conv_algorithm(cfg["algorithm"]):
+    with using(cfg["algorithm"]):
         y = getattr(npconv, name)(x, w, b, padding=cfg["padding"], **args)
         gx, gw, gb = getattr(npconv, f"{name}_backward")(gy, x, w, b, padding=cfg["padding"], **args)
         gx_only = getattr(npconv, f"{name}_input")(x.shape, w, gy, padding=cfg["padding"], **args)
@@ -112,7 +112,7 @@ def transpose_configs(draw):
                 batch=draw(st.integers(0, 3)),
                 c_in=groups * draw(st.integers(1, 3)), c_out=groups * draw(st.integers(1, 3)),
                 bias=draw(st.booleans()), dtype=draw(st.sampled_from(list(DTYPES))),
-                algorithm=draw(st.sampled_from(["auto", "im2col", "direct"])))
+                algorithm=draw(st.sampled_from(("auto",) + ALGORITHMS)))
 
 
 @given(transpose_configs(), st.integers(0, 2**32 - 1))
@@ -135,7 +135,7 @@ def test_conv_transpose(cfg, seed):
     ty.backward(torch.tensor(gy))
 
     name = f"conv_transpose{ndim}d"
-    with npconv.conv_algorithm(cfg["algorithm"]):
+    with using(cfg["algorithm"]):
         y = getattr(npconv, name)(x, w, b, padding=cfg["padding"], **args)
         gx, gw, gb = getattr(npconv, f"{name}_backward")(gy, x, w, b, padding=cfg["padding"], **args)
     assert_close(y, ty.detach().numpy(), dtype, "forward")

@@ -7,7 +7,7 @@ import pytest
 
 import npconv
 from npconv._scratch import kept_bytes
-from helpers import ALGORITHMS, assert_close
+from helpers import ALGORITHMS, assert_close, using
 
 MiB = 2**20
 # NumPy's strided ufunc loops use an internal buffer of a fixed size (about 100 KB).
@@ -53,7 +53,7 @@ def test_peak_stays_inside_the_workspace(arrays, algorithm, budget):
         "backward": lambda: npconv.conv2d_backward(gy, x, w, padding=1),
         "transposed": lambda: npconv.conv_transpose2d(gy, w, padding=1),
     }
-    with npconv.conv_algorithm(algorithm):
+    with using(algorithm):
         unbounded = {name: call() for name, call in calls.items()}
         with npconv.workspace(budget):
             for name, call in calls.items():

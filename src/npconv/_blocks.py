@@ -35,6 +35,20 @@ def channel_blocks(channels, channel_bytes):
     return [slice(c, min(channels, c + per_block)) for c in range(0, channels, per_block)]
 
 
+def batch_chunks(n_batch, bytes_per_sample, target=None):
+    """Slices of the batch whose temporaries fit the workspace, or ``target`` if smaller.
+
+    Every chunk has at least one sample.
+    """
+    budget = config.get_workspace() if target is None else min(target, config.get_workspace())
+    per_chunk = max(1, budget // max(1, bytes_per_sample))
+    # Even chunks: 9 samples in chunks of 5 are 5 + 4, not 5 + 4 with a padded buffer for 5.
+    count = -(-n_batch // per_chunk)
+    per_chunk = -(-n_batch // max(1, count))
+    return [slice(start, min(n_batch, start + per_chunk))
+            for start in range(0, n_batch, max(1, per_chunk))]
+
+
 def _executor(workers):
     with _executors_lock:
         if workers not in _executors:
