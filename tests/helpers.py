@@ -8,7 +8,7 @@ import npconv
 from npconv import _im2col
 
 # Every algorithm, and both backward passes of im2col (which it picks by shape).
-ALGORITHMS = ("im2col/input-columns", "im2col/gradient-columns", "direct")
+ALGORITHMS = ("im2col/input-columns", "im2col/gradient-columns", "direct", "fft")
 DTYPES = (np.float32, np.float64)
 
 # Relative to the largest magnitude of the expected array.

@@ -45,7 +45,7 @@ def arrays():
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-@pytest.mark.parametrize("budget", [1 * MiB, 4 * MiB])
+@pytest.mark.parametrize("budget", [1 * MiB, 4 * MiB, 8 * MiB])
 def test_peak_stays_inside_the_workspace(arrays, algorithm, budget):
     x, w, gy = arrays
     calls = {
@@ -64,6 +64,30 @@ def test_peak_stays_inside_the_workspace(arrays, algorithm, budget):
                 for got, want in zip(result, expected) if name == "backward" else [(result, expected)]:
                     if want is not None:
                         assert_close(got, want.astype(np.float64), np.float32, name)
+
+
+@pytest.mark.parametrize("algorithm", ("auto",) + ALGORITHMS)
+@pytest.mark.parametrize("channels", [1, 6])
+@pytest.mark.parametrize("budget", [MiB // 4, 2 * MiB])
+def test_large_kernels_on_few_channels_stay_inside_the_workspace(algorithm, channels, budget):
+    """A single 9x9 filter and a depthwise one: the elementwise and FFT paths obey the budget."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, channels, 48, 40)).astype(np.float32)
+    w = rng.standard_normal((channels, 1, 9, 9)).astype(np.float32)
+    gy = rng.standard_normal((8, channels, 40, 32)).astype(np.float32)
+    calls = {
+        "forward": lambda: npconv.conv2d(x, w, groups=channels),
+        "backward": lambda: npconv.conv2d_backward(gy, x, w, groups=channels),
+    }
+    with using(algorithm):
+        for name, call in calls.items():
+            expected = call()
+            with npconv.workspace(budget):
+                result, peak = traced_peak(call)
+            assert peak <= budget + nbytes(result) + ITERATOR_BUFFERS, (name, peak)
+            for got, want in zip(result, expected) if name == "backward" else [(result, expected)]:
+                if want is not None:
+                    assert_close(got, want.astype(np.float64), np.float32, name)
 
 
 def test_a_sample_larger_than_the_workspace_takes_the_lean_path(arrays):

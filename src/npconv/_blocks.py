@@ -20,8 +20,14 @@ _executors_lock = threading.Lock()
 
 
 def plane_blocks(batch, channels, plane_bytes):
-    """``(samples, channels)`` slice pairs covering ``batch x channels`` planes, :data:`BLOCK_BYTES` each."""
-    per_block = max(1, BLOCK_BYTES // max(1, plane_bytes))
+    """``(samples, channels)`` slice pairs covering ``batch x channels`` planes.
+
+    A block holds :data:`BLOCK_BYTES` of temporaries, or less where the
+    blocks that run at once on the thread pool would not fit the workspace
+    (at least one plane).
+    """
+    block_bytes = min(BLOCK_BYTES, config.get_workspace() // config.get_threads())
+    per_block = max(1, block_bytes // max(1, plane_bytes))
     if per_block >= channels:
         samples = per_block // max(1, channels)
         return [(slice(n, n + samples), slice(None)) for n in range(0, batch, samples)]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._blocks import plane_blocks, run_blocks
-from ._flat import FlatPhases
+from ._flat import flat_phases
 
 
 def _tap_weights(weight, channels, flat):
@@ -41,7 +41,7 @@ def _packed(flat, x):
 
 def forward(x, weight, window):
     """``y`` (N, C*m, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (C*m, 1, *kernel)."""
-    flat = FlatPhases(window)
+    flat = flat_phases(window)
     n_batch, channels = x.shape[:2]
     taps = _tap_weights(weight, channels, flat)
     multiplier = taps.shape[1]
@@ -73,7 +73,7 @@ def backward(grad_output, window, weight, x, grad_input, grad_weight):
     ``weight`` is needed for ``grad_input``, ``x`` for ``grad_weight``; pass
     ``None`` for the gradient that is not wanted.
     """
-    flat = FlatPhases(window)
+    flat = flat_phases(window)
     n_batch, out_channels = grad_output.shape[:2]
     channels = (grad_input if grad_input is not None else x).shape[1]
     multiplier = out_channels // channels

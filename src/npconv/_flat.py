@@ -27,6 +27,7 @@ that came out non-finite with exact windows.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -138,3 +139,9 @@ class FlatPhases:
             shaped[(Ellipsis,) + overhang + (slice(None),) * (ndim - 1 - t)] = 0
         self.crop(full)[...] = values
         return full
+
+
+@functools.lru_cache(maxsize=256)
+def flat_phases(window):
+    """The :class:`FlatPhases` of ``window``, built once per window geometry."""
+    return FlatPhases(window)

@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from ._blocks import batch_chunks, channel_blocks, run_blocks
-from ._flat import FlatPhases
+from ._flat import flat_phases
 from ._scratch import scratch
 
 #: Batch chunks aim at this many bytes of temporaries: small enough that a
@@ -143,12 +143,24 @@ class _InputColumns:
         run_blocks(add, self.channel_blocks)
 
 
+def sample_bytes(window, channels, out_channels, dtype):
+    """Bytes of temporaries per sample of the passes that im2col takes on ``window``."""
+    flat = flat_phases(window)
+    if flat.identity:  # the weight gradient's per-sample products
+        return out_channels * channels * np.dtype(dtype).itemsize
+    input_bytes = _InputColumns.bytes_per_sample(flat, channels, out_channels, dtype)
+    if _GradientColumns.preferred(flat, channels, out_channels):
+        return max(input_bytes,
+                   _GradientColumns.bytes_per_sample(flat, channels, out_channels, dtype))
+    return input_bytes
+
+
 def forward(x, weight, window, groups):
     """``y`` (N, K, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (K, C/G, *kernel)."""
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     w_mat = weight.reshape(groups, out_channels // groups, -1)
-    flat = FlatPhases(window)
+    flat = flat_phases(window)
     if flat.identity:  # 1x1, unit stride, no padding: the input is its own column matrix
         y = np.matmul(w_mat, _pointwise(x, groups))
         return y.reshape((n_batch, out_channels) + window.out_shape)
@@ -168,7 +180,7 @@ def forward(x, weight, window, groups):
 
 def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight):
     """Add the gradients into ``grad_input`` (needs ``weight``) and/or ``grad_weight`` (needs ``x``)."""
-    flat = FlatPhases(window)
+    flat = flat_phases(window)
     if flat.identity:
         _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight)
     elif _GradientColumns.preferred(flat, channels, grad_output.shape[1]):

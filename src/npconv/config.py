@@ -18,7 +18,7 @@ import contextvars
 import os
 
 DEFAULT_WORKSPACE = 256 * 2**20
-ALGORITHMS = ("auto", "im2col", "direct")
+ALGORITHMS = ("auto", "im2col", "direct", "fft")
 
 _workspace = contextvars.ContextVar("npconv_workspace", default=DEFAULT_WORKSPACE)
 _algorithm = contextvars.ContextVar("npconv_algorithm", default="auto")
@@ -81,7 +81,7 @@ def workspace(nbytes):
 
 
 def get_algorithm():
-    """The convolution algorithm in force: ``'auto'``, ``'im2col'`` or ``'direct'``."""
+    """The convolution algorithm in force: ``'auto'``, ``'im2col'``, ``'direct'`` or ``'fft'``."""
     return _algorithm.get()
 
 
@@ -93,7 +93,10 @@ def conv_algorithm(name):
     per kernel offset and plane) and does one matrix product per batch chunk;
     ``'direct'`` needs no column buffer: an elementwise multiply-add per
     kernel offset for one input channel per group, else one small product per
-    kernel offset; ``'auto'`` (the default) picks by shape and workspace.
+    kernel offset; ``'fft'`` multiplies spectra (``numpy.fft``), at a cost
+    that hardly grows with the kernel; ``'auto'`` (the default) picks by
+    shape and workspace.  An ``'im2col'`` or ``'fft'`` whose temporaries for
+    one sample do not fit the workspace runs as ``'direct'``.
     """
     if name not in ALGORITHMS:
         raise ValueError(f"conv_algorithm(): `name` must be one of {ALGORITHMS}, got {name!r}")
