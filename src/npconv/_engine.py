@@ -142,10 +142,11 @@ def _choose(in_channels, weight_shape, window, dtype):
 
 def _window_algorithm(in_channels, weight_shape, window, dtype, budget):
     """``im2col`` or ``direct``: the faster of the two that fits the workspace."""
-    # One input channel per group and one output channel per group (depthwise,
-    # a single filter): an elementwise multiply-add per kernel offset beats
-    # copying columns for a matrix product that has nothing to contract.
-    elementwise = weight_shape[1] == 1 and (weight_shape[0] == 1 or in_channels > 1)
+    # Depthwise (one input channel per group, several groups): an elementwise
+    # multiply-add per kernel offset beats copying columns for a matrix
+    # product that has nothing to contract.  A single filter (one channel in
+    # and out) is faster on im2col, whose backward needs no slice-adds there.
+    elementwise = weight_shape[1] == 1 and in_channels > 1
     if elementwise or _im2col.sample_bytes(window, in_channels, weight_shape[0], dtype) > budget:
         return "direct"
     return "im2col"

@@ -37,6 +37,7 @@ class Case:
 SUITE = (
     Case("LeNet 5x5", "conv", (64, 1, 28, 28), 6, 5),
     Case("mean filter 5x5", "conv", (64, 1, 64, 64), 1, 5, padding=2),
+    Case("mean filter 15x15", "conv", (64, 1, 128, 128), 1, 15),
     Case("CIFAR 3x3", "conv", (32, 64, 32, 32), 64, 3, padding=1),
     Case("ResNet 3x3", "conv", (8, 128, 28, 28), 128, 3, padding=1),
     Case("3x3 stride 2", "conv", (16, 64, 56, 56), 128, 3, stride=2, padding=1),
@@ -138,6 +139,12 @@ def _textbook_indices(shape, kernel, stride, padding, dilation):
     return chans, rows, cols, out_h, out_w
 
 
+def _textbook_fits(case, limit=512 * 2**20):
+    """Whether the textbook method's column array stays under ``limit`` bytes."""
+    n, channels, height, width = case.input_shape
+    return n * channels * case.kernel ** 2 * height * width * 4 <= limit
+
+
 def _textbook_conv(case, x, w):
     """Fancy-index im2col, one GEMM, ``np.add.at`` col2im (dense convolutions only)."""
     pad = case.padding
@@ -229,6 +236,35 @@ def peak_memory(function):
         tracemalloc.stop()
 
 
+def algorithm_times(cases=SUITE, repeat=5, report=print):
+    """Forward+backward time of every convolution algorithm on the convolution ``cases``.
+
+    The algorithms are timed in alternating calls, ``repeat`` rounds; returns
+    one dict per case with the median seconds of each (``auto`` included).
+    """
+    rng = np.random.default_rng(0)
+    names = ("im2col", "direct", "fft", "auto")
+    results = []
+    for case in cases:
+        if case.kind not in ("conv", "conv_transpose"):
+            continue
+        x, w = _arrays(case, rng)
+        _, both = _npconv_step(case, x, w)
+
+        def under(name):
+            def call():
+                with npconv.conv_algorithm(name):
+                    both()
+            return call
+        times = interleaved_times([under(name) for name in names], repeat)
+        record = dict(name=case.name, **{name: float(np.median(t)) for name, t in zip(names, times)})
+        results.append(record)
+        fastest = min(names[:-1], key=record.get)
+        report(f"{case.name:<22} " + " ".join(f"{record[name] * 1e3:8.1f}" for name in names)
+               + f"  {fastest}")
+    return results
+
+
 def run(cases=SUITE, repeat=5, threads=None, torch=None, textbook=True, report=print):
     """Benchmark ``cases``; returns one dict per case (times in seconds, memory in bytes)."""
     rate = matmul_rate()
@@ -258,7 +294,7 @@ def run(cases=SUITE, repeat=5, threads=None, torch=None, textbook=True, report=p
         work = 3 * flops(case)
         record["gflops"] = work / record["forward_backward_s"] / 1e9 if work else None
         record["percent_of_matmul"] = 100 * record["gflops"] / rate if work else None
-        if textbook and case.kind == "conv" and case.groups == 1:
+        if textbook and case.kind == "conv" and case.groups == 1 and _textbook_fits(case):
             _, textbook_both = _textbook_conv(case, x, w)
             record["textbook_forward_backward_s"] = median_time(textbook_both, max(1, repeat // 2))
             record["speedup_over_textbook"] = (record["textbook_forward_backward_s"]
@@ -294,6 +330,8 @@ def add_arguments(parser):
     parser.add_argument("--no-textbook", action="store_true", help="skip the textbook baseline")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="bar chart of the torch ratios")
+    parser.add_argument("--algorithms", action="store_true",
+                        help="instead: forward+backward ms of every convolution algorithm")
 
 
 def run_command(args):
@@ -305,6 +343,15 @@ def run_command(args):
         except ImportError:
             print("PyTorch is not installed: no torch ratios")
     threads = npconv.get_threads()
+    if args.algorithms:
+        print(f"npconv bench --algorithms: forward+backward ms, float32, {threads} threads, "
+              f"median of {args.repeat} alternating rounds")
+        print(f"{'case':<22} {'im2col':>8} {'direct':>8} {'fft':>8} {'auto':>8}  fastest")
+        results = algorithm_times(cases, args.repeat, report=lambda line: print(line, flush=True))
+        if args.json:
+            with open(args.json, "w") as file:
+                json.dump(results, file, indent=1)
+        return 0
     print(f"npconv bench: {len(cases)} cases, float32, {threads} threads "
           f"(OPENBLAS/OMP threads: {os.environ.get('OMP_NUM_THREADS', 'default')}), "
           f"median of {args.repeat}")
