@@ -14,9 +14,9 @@ gradients, ``torch.nn.grad``-style helpers) is expressed with two primitives:
 Shapes: ``x`` is ``(N, C, *in_shape)``, ``weight`` ``(K, C/groups, *kernel)``,
 ``y`` ``(N, K, *out_shape)``; ``window`` is a :class:`~npconv._window.Window`.
 
-Two algorithms compute each primitive.  Both read the input in the
-flat-phase layout of :mod:`npconv._flat` (every kernel offset reads one
-contiguous range), except the per-offset products of ``direct``:
+Three algorithms compute each primitive.  The window algorithms read the
+input in the flat-phase layout of :mod:`npconv._flat` (every kernel offset
+reads one contiguous range), except the per-offset products of ``direct``:
 
 ``im2col`` (:mod:`npconv._im2col`)
     copy every window into a column buffer (one contiguous copy per kernel
@@ -29,8 +29,10 @@ contiguous range), except the per-offset products of ``direct``:
     no column buffer: with one input channel per group an elementwise
     multiply-add per kernel offset (:mod:`npconv._depthwise`); otherwise one
     small matrix product per kernel offset on exactly the cells it reads.
+``fft`` (:mod:`npconv._fft`)
+    products of spectra (``numpy.fft``), for large kernels on few channels.
 
-Batch chunks keep the temporaries inside the workspace
+``auto`` picks by shape and workspace (:func:`_choose`).  Batch chunks keep the temporaries inside the workspace
 (:func:`npconv.get_workspace`), and im2col's near
 :data:`npconv._im2col.CHUNK_BYTES`.
 """
@@ -52,7 +54,7 @@ def forward(x, weight, window, groups):
     if algorithm == "fft":
         if _finite(x, weight):
             return _fft.forward(x, weight, window, groups, config.get_workspace())
-        return _forward_direct(x, weight, window, groups)
+        return _forward_direct(x, weight, window, groups)  # exact windows, see backward
     if algorithm == "im2col":
         return _im2col.forward(x, weight, window, groups)
     if weight.shape[1] == 1:
@@ -84,11 +86,15 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
                   else np.zeros((n_batch, in_channels) + window.in_shape, dtype))
     grad_weight = None if x is None else np.zeros(weight_shape, dtype)
     algorithm = _choose(in_channels, weight_shape, window, dtype)
-    if algorithm == "fft" and _finite(grad_output, weight, x):
-        _fft.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
-                      grad_weight, config.get_workspace())
+    if algorithm == "fft":
+        if _finite(grad_output, weight, x):
+            _fft.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
+                          grad_weight, config.get_workspace())
+        else:  # an infinity or NaN would spread over whole planes: exact windows
+            _backward_direct(grad_output, weight, window, groups, in_channels, x, grad_input,
+                             grad_weight)
         return grad_input, grad_weight
-    if algorithm == "direct" and weight_shape[1] != 1 or algorithm == "fft":
+    if algorithm == "direct" and weight_shape[1] != 1:
         _backward_direct(grad_output, weight, window, groups, in_channels, x, grad_input,
                          grad_weight)
         return grad_input, grad_weight

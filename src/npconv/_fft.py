@@ -7,10 +7,11 @@ positions::
     y[n, k, o] = sum_c sum_m  x[n, c, (o*s - lo + m) mod L] * w_d[k, c, m]
     Y[n, k]    = sum_c  X[n, c] * conj(W_d[k, c])           (spectra, per frequency)
 
-where ``w_d`` is the kernel with its dilation holes filled in.  ``L`` is at
-least ``in + lo`` and ``extent - lo`` (``extent = (out-1)*s + (k-1)*d + 1``,
-the span the windows read), so no window wraps onto a real cell: circular and
-zero-padded correlation agree.  The adjoints are the same products with the
+where ``w_d`` is the kernel with its dilation holes filled in (zeros).  ``L``
+is at least ``in + lo`` and ``extent - lo`` (``extent = (out-1)*s + (k-1)*d +
+1``, the span the windows read), so no window wraps onto a real cell: circular
+and zero-padded correlation agree; and at least ``(k-1)*d + 1`` and
+``(out-1)*s + 1``, so that the dilated kernel and the output positions fit.  The adjoints are the same products with the
 output gradient ``g`` placed at ``o*s - lo`` (``u``, the gradient "upsampled"
 by the stride)::
 
