@@ -47,8 +47,12 @@ from ._scratch import scratch
 CHUNK_BYTES = 24 << 20
 
 
-def _largest(chunks):
-    return max((chunk.stop - chunk.start for chunk in chunks), default=0)
+def _chunked(buffer_class, flat, n_batch, channels, out_channels, dtype):
+    """Batch chunks of about :data:`CHUNK_BYTES`, and ``buffer_class``'s buffers for the largest."""
+    per_sample = buffer_class.bytes_per_sample(flat, channels, out_channels, dtype)
+    chunks = batch_chunks(n_batch, per_sample, CHUNK_BYTES)
+    largest = max((chunk.stop - chunk.start for chunk in chunks), default=0)
+    return chunks, buffer_class(flat, largest, dtype, channels, out_channels)
 
 
 def _pointwise(array, groups):
@@ -165,9 +169,7 @@ def forward(x, weight, window, groups):
         y = np.matmul(w_mat, _pointwise(x, groups))
         return y.reshape((n_batch, out_channels) + window.out_shape)
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    per_sample = _InputColumns.bytes_per_sample(flat, channels, out_channels, x.dtype)
-    chunks = batch_chunks(n_batch, per_sample, CHUNK_BYTES)
-    buffers = _InputColumns(flat, _largest(chunks), x.dtype, channels, out_channels)
+    chunks, buffers = _chunked(_InputColumns, flat, n_batch, channels, out_channels, x.dtype)
     for chunk in chunks:
         n = chunk.stop - chunk.start
         cols = buffers.columns(n)
@@ -194,10 +196,8 @@ def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_
 def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                             grad_weight):
     n_batch, out_channels = grad_output.shape[:2]
-    dtype = grad_output.dtype
-    per_sample = _InputColumns.bytes_per_sample(flat, channels, out_channels, dtype)
-    chunks = batch_chunks(n_batch, per_sample, CHUNK_BYTES)
-    buffers = _InputColumns(flat, _largest(chunks), dtype, channels, out_channels)
+    chunks, buffers = _chunked(_InputColumns, flat, n_batch, channels, out_channels,
+                               grad_output.dtype)
     if weight is not None:
         w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     if grad_weight is not None:
@@ -331,10 +331,8 @@ def _phase_taps(flat):
 def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                grad_weight):
     n_batch, out_channels = grad_output.shape[:2]
-    dtype = grad_output.dtype
-    per_sample = _GradientColumns.bytes_per_sample(flat, channels, out_channels, dtype)
-    chunks = batch_chunks(n_batch, per_sample, CHUNK_BYTES)
-    buffers = _GradientColumns(flat, _largest(chunks), dtype, channels, out_channels)
+    chunks, buffers = _chunked(_GradientColumns, flat, n_batch, channels, out_channels,
+                               grad_output.dtype)
     group_out, group_in = out_channels // groups, channels // groups
     w_taps = None if weight is None else weight.reshape(groups, group_out, group_in, -1)
     gw_taps = None if grad_weight is None else grad_weight.reshape(groups, group_out, group_in, -1)
