@@ -120,6 +120,24 @@ def test_a_window_of_padding_only_reads_nothing_and_gets_no_gradient():
     assert gx[0, 0, 0] == 0.0
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_given_indices_send_gradients_where_they_point_as_torch(dtype):
+    """Indices are flat positions in the plane: outside their window, repeated, or not."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
+    gy = rng.standard_normal((2, 3, 3, 2)).astype(dtype)
+    indices = rng.integers(0, 30, size=gy.shape)
+    indices[0, 0] = 0  # every gradient of a plane to one cell
+    gx = npconv.max_pool2d_backward(gy, x, 2, indices=indices)
+    assert gx.dtype == dtype
+    assert_close(gx, reference.max_pool_backward(gy, x.shape, indices), dtype)
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity needs it")
+    expected = torch.ops.aten.max_pool2d_with_indices_backward(
+        torch.tensor(gy), torch.tensor(x), [2, 2], [2, 2], [0, 0], [1, 1], False,
+        torch.tensor(indices))
+    assert_close(gx, expected.numpy(), dtype)
+
+
 def test_overlapping_windows_accumulate_gradient():
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 1.0  # the maximum of all four 2x2 windows

@@ -2,8 +2,10 @@
 
 Both reductions walk the kernel offsets of a :class:`~npconv._window.Window`
 (one vectorised pass over the whole batch per offset) exactly as convolution
-does; their backward passes add the output gradient back by the same strided
-slices, so overlapping windows accumulate with no ``np.add.at``.
+does.  Average pooling's backward pass adds the output gradient back by the
+same strided slices, so overlapping windows accumulate with no
+``np.add.at``; max pooling's sends each gradient to the flat index of its
+window's winner, as torch does.
 
 Max pooling follows torch's scan: within a window the cells are visited in
 row-major kernel order and a cell wins when it is greater than the current
@@ -12,8 +14,9 @@ beats a number, and the last NaN of a window wins; a window whose real cells
 are all ``-inf`` reports its first real cell.  Padding cells never win (they
 are ``-inf`` in torch's terms).  A window of padding cells only (dilation can
 make one) gives ``-inf`` and, as torch, the index of its first dilated cell at
-or after 0, which lies past the input; its gradient is dropped (torch's
-backward writes it into the next channel's plane).
+or after 0, which lies past the input.  The backward pass adds its gradient
+at that flat index where it falls inside the plane, as torch does, and drops
+it past the plane (where torch writes into the next channel's plane).
 """
 
 from __future__ import annotations
@@ -229,20 +232,30 @@ def _assign_where(target, value, mask):
 
 
 def max_pool_scatter(grad_output, indices, window, grad_input):
-    """Send each output gradient to the input cell its index names, in ``grad_input``.
+    """Add each output gradient to the cell its index names in its plane, in ``grad_input``.
 
-    An index is matched against kernel offsets through its step from the
-    window's offset-0 cell; within one offset's output range, equal steps
-    mean the same (real) cell.  Indices naming no cell of their window are
-    dropped.  Overlapping windows add up.
+    As torch's backward: the index is a flat position in the ``(n, c)``
+    plane, and gradients that name the same cell add up.  An index outside
+    the plane (a window of padding cells only) is dropped.  ``grad_input``
+    is C-contiguous, as the blocks of :func:`by_blocks` are.
+
+    One ``np.add.at`` over flat indices.  NumPy's indexed-add fast path
+    makes it several times faster than matching every index against each
+    kernel offset and adding by strided slices (measured on the benchmark's
+    2x2/2 and 3x3/2 pad 1 layers: 3.5 against 9.6 and 16.4 ms).
     """
-    step = indices - _window_starts(window)
-    if window.in_volume < 2**31:
-        step = step.astype(np.int32)
-    writer = CellWriter(grad_input, window)
-    for offset_step, (_, in_sl, out_sl) in zip(_offset_steps(window), window.offsets):
-        writer.add(in_sl, grad_output[_ALL2 + out_sl], step[_ALL2 + out_sl] == offset_step)
-    writer.finish()
+    plane = window.in_volume
+    planes = grad_input.reshape(-1, plane)  # a view: the blocks of by_blocks are whole planes
+    planes[...] = 0
+    flat = indices.reshape(len(planes), -1)
+    values = grad_output.reshape(flat.shape)
+    if flat.size and (flat.min() < 0 or flat.max() >= plane):
+        inside = (flat >= 0) & (flat < plane)
+        rows = np.broadcast_to(np.arange(len(planes))[:, None], flat.shape)
+        np.add.at(planes, (rows[inside], flat[inside].astype(np.intp)), values[inside])
+    else:
+        flat = flat.astype(np.intp) + np.arange(0, planes.size, plane, dtype=np.intp)[:, None]
+        np.add.at(planes.reshape(-1), flat.reshape(-1), values.reshape(-1))
 
 
 def by_blocks(kernel, arrays, window):
@@ -416,8 +429,9 @@ indices : ndarray, optional
 Returns
 -------
 ndarray, shape of ``input``
-    Each output gradient is added to the cell that won its window; cells won
-    by several overlapping windows receive the sum.
+    Each output gradient is added to the cell its index names in its plane
+    (the cell that won its window); cells named several times receive the
+    sum.
 """
 
 _AVG_DOC = """{ndim}-D average pooling, as ``torch.nn.functional.{name}``.
