@@ -138,6 +138,20 @@ def test_given_indices_send_gradients_where_they_point_as_torch(dtype):
     assert_close(gx, expected.numpy(), dtype)
 
 
+def test_given_indices_past_the_plane_are_dropped():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3, 6, 5))
+    gy = rng.standard_normal((2, 3, 3, 2))
+    indices = rng.integers(0, 30, size=gy.shape)
+    outside = np.zeros(gy.shape, bool)
+    outside[0, 1, 2, 1] = outside[1, 2, 0, 0] = True
+    indices[0, 1, 2, 1], indices[1, 2, 0, 0] = 30, -1
+    gx = npconv.max_pool2d_backward(gy, x, 2, indices=indices)
+    kept = np.where(outside, 0.0, gy)
+    assert_close(gx, reference.max_pool_backward(kept, x.shape, np.where(outside, 0, indices)),
+                 np.float64)
+
+
 def test_overlapping_windows_accumulate_gradient():
     x = np.zeros((1, 1, 3, 3))
     x[0, 0, 1, 1] = 1.0  # the maximum of all four 2x2 windows

@@ -144,10 +144,9 @@ def cell_reader(x, window, passes=1):
 class CellWriter:
     """Accumulates per-offset contributions into ``out``, through stride phases when strided.
 
-    ``add(in_sl, values, mask)`` adds ``values`` (times ``mask`` when given)
-    to the cells ``in_sl`` selects; the
-    first contribution to each phase is written, not added (phases start at
-    zero), which saves a pass.  ``finish()`` writes the phases into ``out``.
+    ``add(in_sl, values)`` adds ``values`` to the cells ``in_sl`` selects;
+    the first contribution to each phase is written, not added (phases start
+    at zero), which saves a pass.  ``finish()`` writes the phases into ``out``.
     """
 
     def __init__(self, out, window):
@@ -159,7 +158,7 @@ class CellWriter:
             self.split = self.phases.zeros(out.shape, out.dtype)
             self.written = set()
 
-    def add(self, in_sl, values, mask=None):
+    def add(self, in_sl, values):
         if self.phases is None:
             target = self.out[_ALL2 + in_sl]
             first = self.window.disjoint
@@ -168,15 +167,10 @@ class CellWriter:
             residue = self.phases.residue(in_sl)
             first = self.window.disjoint or residue not in self.written
             self.written.add(residue)
-        if mask is None:
-            if first:
-                target[...] = values
-            else:
-                target += values
-        elif first:
-            np.multiply(values, mask, out=target)
+        if first:
+            target[...] = values
         else:
-            target += values * mask
+            target += values
 
     def finish(self):
         if self.phases is not None:
