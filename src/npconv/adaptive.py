@@ -23,7 +23,7 @@ import numpy as np
 
 from ._args import _as_int
 from .conv import check_grad_output, doc_fields, finish, unbatch
-from .pool import check_index_range, check_indices, pool_input
+from .pool import check_index_range, check_indices, pool_input, scatter_to_planes
 
 
 def adaptive_output_shape(op, ndim, spatial, output_size):
@@ -135,17 +135,6 @@ def adaptive_max_forward(x, out_shape):
     return values, indices
 
 
-def scatter_to_planes(grad_output, indices, spatial, dtype):
-    """Add each gradient to the cell of its channel plane that ``indices`` names."""
-    batch, channels = grad_output.shape[:2]
-    plane = int(np.prod(spatial, dtype=np.int64))
-    planes = np.arange(batch * channels, dtype=np.int64).reshape(batch, channels,
-                                                                  *(1,) * len(spatial))
-    flat = (indices + planes * plane).ravel()
-    total = np.bincount(flat, weights=grad_output.ravel(), minlength=batch * channels * plane)
-    return total.astype(dtype, copy=False).reshape(grad_output.shape[:2] + tuple(spatial))
-
-
 # --- public functions ---------------------------------------------------------------
 
 def _adaptive_avg_pool(op, ndim, input, output_size):
@@ -180,7 +169,9 @@ def _adaptive_max_pool_backward(op, ndim, grad_output, input, output_size, indic
     else:
         indices = check_indices(op, indices, expected, unbatched)
         check_index_range(op, indices, x.shape[2:])
-    return unbatch(scatter_to_planes(gy, indices, x.shape[2:], x.dtype), unbatched)
+    grad_input = np.empty(x.shape, x.dtype)
+    scatter_to_planes(gy, indices, grad_input)
+    return unbatch(grad_input, unbatched)
 
 
 _AVG_DOC = """{ndim}-D adaptive average pooling, as ``torch.nn.functional.{name}``.
