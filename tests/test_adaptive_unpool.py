@@ -81,6 +81,16 @@ def test_zero_output_size_gives_an_empty_output_and_a_zero_gradient():
     assert gx.shape == x.shape and gx.dtype == np.float32 and not gx.any()
 
 
+def test_only_the_batch_may_be_empty_and_the_channels_for_adaptive_average_as_torch():
+    assert npconv.max_pool2d(np.ones((0, 3, 4, 4)), 2).shape == (0, 3, 2, 2)
+    assert npconv.adaptive_max_pool2d(np.ones((0, 3, 4, 4)), 2).shape == (0, 3, 2, 2)
+    assert npconv.adaptive_avg_pool2d(np.ones((2, 0, 4, 4)), 2).shape == (2, 0, 2, 2)
+    with pytest.raises(ValueError, match="non-batch dimension"):
+        npconv.avg_pool2d(np.ones((2, 0, 4, 4)), 2)
+    with pytest.raises(ValueError, match="spatial dimension"):
+        npconv.adaptive_avg_pool2d(np.ones((2, 0, 0, 4)), 2)
+
+
 @pytest.mark.parametrize("ndim", [1, 2, 3])
 def test_adaptive_finite_differences(ndim):
     rng = np.random.default_rng(6)
@@ -137,7 +147,11 @@ ERRORS = [
     (lambda: npconv.adaptive_max_pool2d(np.zeros((1, 1, 4, 4)), (2,)), ValueError,
      r"`output_size` must be an int or a tuple of 2 ints or None, got 1 values \(2,\)"),
     (lambda: npconv.adaptive_avg_pool2d(np.zeros((1, 1, 0, 4)), 2), ValueError,
-     r"`input` must have a non-zero size in every spatial dimension, got spatial shape \(0, 4\)"),
+     r"`input` must have a non-zero size in every spatial dimension, got shape \(1, 1, 0, 4\)"),
+    (lambda: npconv.adaptive_max_pool2d(np.zeros((1, 0, 4, 4)), 2), ValueError,
+     r"`input` must have a non-zero size in every non-batch dimension, got shape \(1, 0, 4, 4\)"),
+    (lambda: npconv.max_unpool2d(np.zeros((0, 2, 2)), np.zeros((0, 2, 2), np.int64), 2),
+     ValueError, r"`input` must have a non-zero size in every non-batch dimension"),
     (lambda: npconv.adaptive_avg_pool2d(np.zeros((1, 1, 4, 4)), 1.5), TypeError,
      r"`output_size` must be an int, got float 1.5"),
     (lambda: npconv.adaptive_max_pool1d(np.zeros((4, 4, 4, 4)), 2), ValueError,

@@ -213,6 +213,10 @@ ERRORS = [
     (lambda: npconv.max_pool2d_backward(np.zeros((1, 1, 3, 2)), np.zeros((1, 1, 4, 4)), 2), ValueError,
      r"`grad_output` must have shape \(1, 1, 2, 2\), got \(1, 1, 3, 2\)"),
     (lambda: npconv.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, divisor_override=0), ValueError, r"`divisor_override` must not be zero"),
+    (lambda: npconv.max_pool2d(np.zeros((1, 1, 0, 4)), 2, padding=1), ValueError,
+     r"max_pool2d\(\): `input` must have a non-zero size in every non-batch dimension, got shape \(1, 1, 0, 4\)"),
+    (lambda: npconv.avg_pool1d(np.zeros((1, 0, 4)), 2), ValueError,
+     r"avg_pool1d\(\): `input` must have a non-zero size in every non-batch dimension"),
     (lambda: npconv.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, divisor_override=1.5), TypeError, r"`divisor_override` must be an int"),
 ]
 

@@ -41,11 +41,6 @@ def adaptive_output_shape(op, ndim, spatial, output_size):
                   for entry, n in zip(entries, spatial))
     if any(size < 0 for size in shape):
         raise ValueError(f"{op}(): `output_size` must be >= 0, got {output_size!r}")
-    if 0 in spatial:
-        raise ValueError(
-            f"{op}(): `input` must have a non-zero size in every spatial dimension, "
-            f"got spatial shape {tuple(spatial)}"
-        )
     return shape
 
 
@@ -138,13 +133,13 @@ def adaptive_max_forward(x, out_shape):
 # --- public functions ---------------------------------------------------------------
 
 def _adaptive_avg_pool(op, ndim, input, output_size):
-    x, unbatched = pool_input(op, ndim, input)
+    x, unbatched = pool_input(op, ndim, input, allow_no_channels=True)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
     return unbatch(_adaptive_avg(x, out_shape), unbatched)
 
 
 def _adaptive_avg_pool_backward(op, ndim, grad_output, input, output_size):
-    x, unbatched = pool_input(op, ndim, input)
+    x, unbatched = pool_input(op, ndim, input, allow_no_channels=True)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
     gy = check_grad_output(op, grad_output, x.shape[:2] + out_shape, unbatched, x)
     return unbatch(_adaptive_avg_adjoint(gy, x.shape[2:]), unbatched)

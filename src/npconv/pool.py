@@ -49,10 +49,19 @@ def pool_window(op, ndim, spatial, kernel_size, stride, padding, dilation, ceil_
     return make_window(op, tuple(spatial), kernel, stride, pads, dilation, ceil_mode)
 
 
-def pool_input(op, ndim, input):
-    """``(x, unbatched)``: a float array of ``ndim + 1`` or ``ndim + 2`` dimensions, batched."""
-    return batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
-                    "(C, *spatial) unbatched or (N, C, *spatial)")
+def pool_input(op, ndim, input, allow_no_channels=False):
+    """``(x, unbatched)``: a float array of ``ndim + 1`` or ``ndim + 2`` dimensions, batched.
+
+    As torch, only the batch may be empty (adaptive average pooling also
+    allows zero channels, ``allow_no_channels``).
+    """
+    x, unbatched = batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
+                                       "(C, *spatial) unbatched or (N, C, *spatial)")
+    if 0 in x.shape[2:] or (x.shape[1] == 0 and not allow_no_channels):
+        kind = "spatial" if allow_no_channels else "non-batch"
+        raise ValueError(f"{op}(): `input` must have a non-zero size in every {kind} "
+                         f"dimension, got shape {np.shape(input)}")
+    return x, unbatched
 
 
 def check_indices(op, indices, expected_shape, unbatched):
