@@ -8,6 +8,7 @@ from hypothesis import assume, given, strategies as st
 
 import npconv
 import reference
+from npconv._args import make_window
 from helpers import DTYPES, as_tuple, assert_close, noncontiguous, pad_pairs
 from test_gradcheck import check_directional_derivatives
 
@@ -96,6 +97,28 @@ def test_avg_pool_against_reference(ndim, spatial, kernel, stride, padding, ceil
         assert_close(getattr(npconv, f"avg_pool{ndim}d")(xs, **args), y_ref, dtype, "forward")
         assert_close(getattr(npconv, f"avg_pool{ndim}d_backward")(gys, xs, **args), gx_ref, dtype,
                      "backward")
+
+
+def test_box_sum_and_its_adjoint_write_every_cell_of_every_small_1d_window():
+    """The 1-D sums zero only the cells their first writes miss: dirty buffers must not leak."""
+    rng = np.random.default_rng(3)
+    for n, k, s, lo, hi, ceil_mode in itertools.product(range(1, 10), range(1, 5), range(1, 5),
+                                                        range(3), range(3), (False, True)):
+        if max(lo, hi) > k // 2:
+            continue
+        try:
+            window = make_window("test", (n,), (k,), (s,), ((lo, hi),), (1,), ceil_mode)
+        except ValueError:
+            continue  # the kernel is larger than the padded input
+        x = rng.standard_normal((1, 2, n))
+        total = npconv.pool.box_sum(x, window, np.full((1, 2) + window.out_shape, np.nan))
+        expected = reference.avg_pool(x, (k,), (s,), ((lo, hi),), ceil_mode, True, 1)
+        np.testing.assert_allclose(total, expected, rtol=1e-12, atol=1e-12)
+        gy = rng.standard_normal(total.shape)
+        grad = npconv.pool.box_spread(gy, window, np.full(x.shape, np.nan))
+        expected = reference.avg_pool_backward(gy, x.shape, (k,), (s,), ((lo, hi),), ceil_mode,
+                                               True, 1)
+        np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_ties_go_to_the_first_cell_and_nan_wins():

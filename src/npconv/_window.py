@@ -181,8 +181,7 @@ class StridePhases:
     each residue class copied once into its own contiguous array (a
     "phase"), every offset's strided slice becomes a contiguous slice of a
     phase, which NumPy's loops run several times faster.  :meth:`split`
-    makes the phases of an input; :meth:`merge` writes phases back (the
-    adjoint, for gradients).
+    makes the phases of an input.
     """
 
     def __init__(self, window):
@@ -199,20 +198,8 @@ class StridePhases:
         """``{residue: contiguous copy of that residue class of x}``."""
         return {r: np.ascontiguousarray(x[self._class(r)]) for r in self.residues}
 
-    def zeros(self, x_shape, dtype):
-        """Zero phases for an array of shape ``x_shape``, to accumulate into."""
-        return {r: np.zeros(x_shape[:2] + tuple(len(range(r, n, s)) for r, n, s in
-                                                zip(r, x_shape[2:], self.window.stride)), dtype)
-                for r in self.residues}
-
     def view(self, phases, in_sl):
         """The cells ``x[..., *in_sl]`` as a contiguous slice of their phase."""
         sl = tuple(slice(a.start // s, a.start // s + len(range(a.start, a.stop, a.step)))
                    for a, s in zip(in_sl, self.window.stride))
         return phases[self.residue(in_sl)][_ALL2 + sl]
-
-    def merge(self, phases, out):
-        """Write every phase into its residue class of ``out`` (other cells are left alone)."""
-        for r, phase in phases.items():
-            out[self._class(r)] = phase
-        return out

@@ -1,11 +1,13 @@
 """Max and average pooling, N-d, forward and backward, on the shared window engine.
 
-Both reductions walk the kernel offsets of a :class:`~npconv._window.Window`
+Max pooling walks the kernel offsets of a :class:`~npconv._window.Window`
 (one vectorised pass over the whole batch per offset) exactly as convolution
-does.  Average pooling's backward pass adds the output gradient back by the
-same strided slices, so overlapping windows accumulate with no
-``np.add.at``; max pooling's sends each gradient to the flat index of its
-window's winner, as torch does.
+does; its backward pass sends each gradient to the flat index of its
+window's winner, as torch does.  Average pooling sums a box, which is
+separable: one 1-D window sum per spatial dimension (``sum(kernel)``
+strided slice-adds instead of ``prod(kernel)``), and its backward pass is
+the adjoint, 1-D spreads in reverse order, so overlapping windows
+accumulate with no ``np.add.at``.
 
 Max pooling follows torch's scan: within a window the cells are visited in
 row-major kernel order and a cell wins when it is greater than the current
@@ -27,7 +29,7 @@ import numpy as np
 
 from ._blocks import plane_blocks, run_blocks
 from ._args import batched_float_array, make_window, normalize_padding, to_tuple
-from ._window import StridePhases
+from ._window import StridePhases, Window
 from .conv import check_grad_output, doc_fields, finish, unbatch
 
 _ALL2 = (slice(None), slice(None))
@@ -148,45 +150,6 @@ def cell_reader(x, window, passes=1):
     phases = StridePhases(window)
     split = phases.split(x)
     return lambda in_sl: phases.view(split, in_sl)
-
-
-class CellWriter:
-    """Accumulates per-offset contributions into ``out``, through stride phases when strided.
-
-    ``add(in_sl, values)`` adds ``values`` to the cells ``in_sl`` selects;
-    the first contribution to each phase is written, not added (phases start
-    at zero), which saves a pass.  ``finish()`` writes the phases into ``out``.
-    """
-
-    def __init__(self, out, window):
-        self.out, self.window = out, window
-        self.phases = None if all(s == 1 for s in window.stride) else StridePhases(window)
-        if self.phases is None:
-            out[...] = 0
-        else:
-            self.split = self.phases.zeros(out.shape, out.dtype)
-            self.written = set()
-
-    def add(self, in_sl, values):
-        if self.phases is None:
-            target = self.out[_ALL2 + in_sl]
-            first = self.window.disjoint
-        else:
-            target = self.phases.view(self.split, in_sl)
-            residue = self.phases.residue(in_sl)
-            first = self.window.disjoint or residue not in self.written
-            self.written.add(residue)
-        if first:
-            target[...] = values
-        else:
-            target += values
-
-    def finish(self):
-        if self.phases is not None:
-            if len(self.split) < math.prod(self.window.stride):
-                self.out[...] = 0  # residue classes no offset reads
-            self.phases.merge(self.split, self.out)
-        return self.out
 
 
 def max_pool_values(x, window, values, read=None):
@@ -316,11 +279,13 @@ def _divisor(window, count_include_pad, divisor_override):
     torch's rule per dimension: a window spans ``[o*s - lo, o*s - lo + k)``
     clipped to the padded input ``[-lo, n + hi)``; with ``count_include_pad``
     that many cells count, otherwise only those inside ``[0, n)``.  The
-    count of a window is the product over dimensions.
+    count of a window is the product over dimensions.  A dimension where
+    every window counts the same contributes a scalar (a scalar divides
+    faster than a broadcast array).
     """
     if divisor_override is not None:
         return divisor_override
-    divisor = np.ones((1,) * window.ndim)
+    divisor = 1
     for dim in range(window.ndim):
         n, k, s = window.in_shape[dim], window.kernel[dim], window.stride[dim]
         lo, hi = window.padding[dim]
@@ -328,8 +293,122 @@ def _divisor(window, count_include_pad, divisor_override):
         end = np.minimum(start + k, n + hi)
         if not count_include_pad:
             start, end = np.maximum(start, 0), np.minimum(end, n)
-        divisor = divisor * (end - start).reshape((-1,) + (1,) * (window.ndim - dim - 1))
+        counts = end - start
+        if (counts == counts[0]).all():
+            divisor = divisor * int(counts[0])
+        else:
+            divisor = divisor * counts.reshape((-1,) + (1,) * (window.ndim - dim - 1))
     return divisor
+
+
+def _axis_windows(window):
+    """``(dim, 1-D window)`` for each spatial dimension that the box is not the identity along."""
+    axes = []
+    for dim in range(window.ndim):
+        axis = Window(window.in_shape[dim:dim + 1], window.out_shape[dim:dim + 1],
+                      window.kernel[dim:dim + 1], window.stride[dim:dim + 1], (1,),
+                      window.padding[dim:dim + 1])
+        if (axis.kernel, axis.stride, axis.padding, axis.out_shape) != ((1,), (1,), ((0, 0),),
+                                                                         axis.in_shape):
+            axes.append((dim, axis))
+    return axes
+
+
+def _along(dim, sl):
+    """Index of an ``(N, C, ...)`` array that applies ``sl`` to spatial dimension ``dim``."""
+    return _ALL2 + (slice(None),) * dim + (sl,)
+
+
+def _pieces(axis):
+    """``(in_slice, out_slice)`` of each offset of a 1-D window, the longest first."""
+    pieces = [(in_sl, out_sl) for _, (in_sl,), (out_sl,) in axis.offsets]
+    return sorted(pieces, key=lambda piece: piece[1].start - piece[1].stop)
+
+
+def _sum_along(source, dim, axis, target):
+    """``target[o] = sum_j source[o * stride + j - pad_lo]`` along spatial dimension ``dim``.
+
+    The longest offset is written, not added, and where two cover every
+    output they are added in one call.  For every pooling window (padding
+    at most half the kernel, and ``ceil_mode``'s last window starting inside
+    the input or the low padding) the longest offset reaches the last
+    output, so only outputs before its first are zeroed first.  The tests
+    check this on every small 1-D window.
+    """
+    (in_first, out_first), *rest = _pieces(axis)
+    target[_along(dim, slice(0, out_first.start))] = 0
+    if rest and rest[0][1] == out_first:
+        (in_second, _), *rest = rest
+        np.add(source[_along(dim, in_first)], source[_along(dim, in_second)],
+               out=target[_along(dim, out_first)])
+    else:
+        target[_along(dim, out_first)] = source[_along(dim, in_first)]
+    for in_sl, out_sl in rest:
+        target[_along(dim, out_sl)] += source[_along(dim, in_sl)]
+
+
+def _spread_along(source, dim, axis, target):
+    """The adjoint of :func:`_sum_along`: ``target[o * stride + j - pad_lo] += source[o]``, from zero.
+
+    Each offset writes cells of one residue class modulo the stride.  The
+    longest offset of a class is written, not added.  For every pooling
+    window it starts at the class's first cell, so only the class's cells
+    past its end are zeroed first, with the classes no offset writes.  The
+    tests check this on every small 1-D window.
+    """
+    stride, size = axis.stride[0], axis.in_shape[0]
+    unwritten = set(range(stride))
+    for in_sl, out_sl in _pieces(axis):
+        residue = in_sl.start % stride
+        if residue in unwritten:
+            unwritten.discard(residue)
+            target[_along(dim, slice(in_sl.stop - 1 + stride, size, stride))] = 0
+            target[_along(dim, in_sl)] = source[_along(dim, out_sl)]
+        else:
+            target[_along(dim, in_sl)] += source[_along(dim, out_sl)]
+    for residue in unwritten:
+        target[_along(dim, slice(residue, size, stride))] = 0
+
+
+def box_sum(x, window, total):
+    """Write the sum of every window of ``x`` into ``total``, one spatial dimension at a time.
+
+    A box is the product of its 1-D windows, so its sum is a 1-D window sum
+    along each dimension in turn: ``sum(kernel)`` passes over the data
+    instead of ``prod(kernel)``, on arrays that shrink as dimensions are
+    reduced.  The last dimension, whose strided reads are the slowest, is
+    reduced last, on the smallest array.
+    """
+    axes = _axis_windows(window)
+    if not axes:
+        total[...] = x
+    source = x
+    for number, (dim, axis) in enumerate(axes):
+        last = number == len(axes) - 1
+        shape = source.shape[:2 + dim] + axis.out_shape + source.shape[3 + dim:]
+        target = total if last else np.empty(shape, x.dtype)
+        _sum_along(source, dim, axis, target)
+        source = target
+    return total
+
+
+def box_spread(share, window, grad_input):
+    """Write into ``grad_input`` the sum of ``share`` over the windows each cell lies in.
+
+    The adjoint of :func:`box_sum`: 1-D spreads along the dimensions in
+    reverse order.
+    """
+    axes = _axis_windows(window)
+    if not axes:
+        grad_input[...] = share
+    source = share
+    for number, (dim, axis) in enumerate(reversed(axes)):
+        last = number == len(axes) - 1
+        shape = source.shape[:2 + dim] + axis.in_shape + source.shape[3 + dim:]
+        target = grad_input if last else np.empty(shape, share.dtype)
+        _spread_along(source, dim, axis, target)
+        source = target
+    return grad_input
 
 
 def _avg_arguments(op, ndim, input, kernel_size, stride, padding, ceil_mode, divisor_override):
@@ -350,10 +429,7 @@ def _avg_pool(op, ndim, input, kernel_size, stride, padding, ceil_mode, count_in
     divisor = np.asarray(_divisor(window, count_include_pad, divisor_override), x.dtype)
 
     def average(x, total):
-        read = cell_reader(x, window)
-        total[...] = 0
-        for _, in_sl, out_sl in window.offsets:
-            total[_ALL2 + out_sl] += read(in_sl)
+        box_sum(x, window, total)
         total /= divisor
 
     total = np.empty(x.shape[:2] + window.out_shape, x.dtype)
@@ -369,11 +445,7 @@ def _avg_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
     divisor = np.asarray(_divisor(window, count_include_pad, divisor_override), x.dtype)
 
     def spread(gy, grad_input):
-        share = gy / divisor
-        writer = CellWriter(grad_input, window)
-        for _, in_sl, out_sl in window.offsets:
-            writer.add(in_sl, share[_ALL2 + out_sl])
-        writer.finish()
+        box_spread(gy / divisor, window, grad_input)
 
     grad_input = np.empty(x.shape, x.dtype)
     by_blocks(spread, (gy, grad_input), window)
