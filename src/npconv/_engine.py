@@ -234,7 +234,7 @@ def _backward_direct_offset(grad_output, weight, groups, offset, in_sl, out_sl, 
                                                                  gy_block[0, 0].size)
         gy_flat = gy_block.reshape(n, groups, out_channels // groups, -1)
         # (n, G, K/G, L) @ (n, G, L, C/G), summed over the batch: (G, K/G, C/G)
-        update = np.matmul(gy_flat, x_block.transpose(0, 1, 3, 2)).sum(axis=0)
+        update = _im2col.inner_products(gy_flat, x_block).sum(axis=0)
         grad_weight[_ALL2 + offset] += update.reshape(out_channels, -1)
     if grad_input is not None:
         w_j_t = _offset_matrix(weight, offset, groups).transpose(0, 2, 1)

@@ -61,6 +61,21 @@ def _pointwise(array, groups):
     return array.reshape(n, groups, channels // groups, math.prod(array.shape[2:]))
 
 
+def inner_products(a, b):
+    """``a @ b^T`` for stacks of matrices ``a`` (..., m, L) and ``b`` (..., k, L), L long.
+
+    OpenBLAS computes such a product 10-30% faster when the larger of ``m``
+    and ``k`` gives the result's rows (measured on the weight-gradient
+    shapes of the benchmark: 0.61 against 0.76 ms for LeNet's, 2.85 against
+    3.58 ms for a CIFAR chunk's, and the reverse, 3.0 against 3.7 ms, when
+    the first operand is the larger), so the smaller one goes second and
+    the result comes back transposed: a view.
+    """
+    if a.shape[-2] >= b.shape[-2]:
+        return np.matmul(a, np.swapaxes(b, -1, -2))
+    return np.swapaxes(np.matmul(b, np.swapaxes(a, -1, -2)), -1, -2)
+
+
 def _spread_gradient(flat, grad_output, rows):
     """``grad_output`` (n, K, *out_shape) into ``rows`` (K, n, positions), zero in overhang cells."""
     flat.spread(np.moveaxis(grad_output, 1, 0), rows)
@@ -210,7 +225,7 @@ def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad
         cols_mat = cols.reshape(groups, -1, gy_mat.shape[-1])
         if grad_weight is not None:
             buffers.gather(x[chunk], cols)
-            gw_mat += np.matmul(gy_mat, cols_mat.transpose(0, 2, 1))
+            gw_mat += inner_products(gy_mat, cols_mat)
         if grad_input is not None:
             np.matmul(w_mat_t, gy_mat, out=cols_mat)
             buffers.scatter(cols, grad_input[chunk])
@@ -223,7 +238,7 @@ def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight)
         w_mat = weight.reshape(groups, gy.shape[2], -1)
         np.matmul(w_mat.transpose(0, 2, 1), gy, out=_pointwise(grad_input, groups))
     if grad_weight is not None:
-        products = np.matmul(gy, _pointwise(x, groups).transpose(0, 1, 3, 2))
+        products = inner_products(gy, _pointwise(x, groups))
         grad_weight += products.sum(axis=0).reshape(grad_weight.shape)
 
 
@@ -349,7 +364,7 @@ def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, g
             cols = buffers.gather(rows, shifts, n).reshape(groups, group_out * len(shifts), -1)
             if grad_weight is not None:
                 x_mat = x_phases[index].reshape(groups, group_in, -1)
-                product = np.matmul(cols, x_mat.transpose(0, 2, 1))
+                product = inner_products(cols, x_mat)
                 gw_taps[..., slots] += product.reshape(
                     groups, group_out, len(shifts), group_in).transpose(0, 1, 3, 2)
             if grad_input is not None:
