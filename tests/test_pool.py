@@ -23,6 +23,7 @@ MAX_CASES = [
     (1, (9,), 3, 2, 1, 2, True),
     (1, (8,), 2, 3, 0, 1, False),                # stride > kernel
     (3, (5, 6, 4), (2, 3, 2), (2, 1, 2), (1, 1, 0), 1, True),
+    (1, (2,), 3, 4, 0, 1, True),                 # ceil_mode: kernel past the input, as torch
 ]
 
 
@@ -74,6 +75,7 @@ AVG_CASES = [
     (1, (9,), 4, 3, 2, True, True, None),
     (1, (9,), 3, 2, 1, False, False, 2),         # divisor_override in 1-D (beyond torch)
     (3, (5, 4, 6), (2, 3, 2), (2, 1, 2), (1, 1, 0), True, False, None),
+    (2, (1, 6), (2, 3), (4, 3), (0, 1), True, True, None),  # ceil_mode: kernel past the input
 ]
 
 

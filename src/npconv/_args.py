@@ -120,17 +120,17 @@ def output_size(size, kernel, stride, dilation, pad_lo, pad_hi, ceil_mode=False)
     ``floor((size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) / stride) + 1``
 
     With ``ceil_mode`` the division rounds up, but (as in torch) a last window
-    that would start beyond the input and the low padding is dropped.
+    that would start beyond the input and the low padding is dropped.  So, as
+    in torch, a kernel up to ``stride - 1`` cells larger than the padded input
+    still gives one window with ``ceil_mode``.  At most 0 means no window.
     """
     span = size + pad_lo + pad_hi - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
     if not ceil_mode:
-        return span // stride + 1
+        return max(0, span // stride + 1)
     out = -(-span // stride) + 1
     if (out - 1) * stride >= size + pad_lo:
         out -= 1
-    return out
+    return max(0, out)
 
 
 def make_window(op, in_shape, kernel, stride, padding, dilation, ceil_mode=False):
