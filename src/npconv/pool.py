@@ -305,12 +305,11 @@ def _axis_windows(window):
     """``(dim, 1-D window)`` for each spatial dimension that the box is not the identity along."""
     axes = []
     for dim in range(window.ndim):
-        axis = Window(window.in_shape[dim:dim + 1], window.out_shape[dim:dim + 1],
-                      window.kernel[dim:dim + 1], window.stride[dim:dim + 1], (1,),
-                      window.padding[dim:dim + 1])
-        if (axis.kernel, axis.stride, axis.padding, axis.out_shape) != ((1,), (1,), ((0, 0),),
-                                                                         axis.in_shape):
-            axes.append((dim, axis))
+        if (window.kernel[dim], window.stride[dim], window.padding[dim]) == (1, 1, (0, 0)):
+            continue
+        one = slice(dim, dim + 1)
+        axes.append((dim, Window(window.in_shape[one], window.out_shape[one], window.kernel[one],
+                                 window.stride[one], (1,), window.padding[one])))
     return axes
 
 
