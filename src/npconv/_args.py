@@ -3,8 +3,8 @@
 Every public function passes its arguments through here first and gets back
 canonical values: integer tuples with one entry per spatial dimension, padding
 as per-dimension ``(lo, hi)`` pairs, and a validated float array.  No operator
-parses its arguments itself, and the output-size formula lives only in
-:func:`output_size`.
+parses its arguments itself, and the output-size formulas live only in
+:func:`output_size` and its adjoint :func:`transposed_output_size`.
 
 Error messages name the operator and the argument, and say what was expected
 and what was got.
@@ -131,6 +131,16 @@ def output_size(size, kernel, stride, dilation, pad_lo, pad_hi, ceil_mode=False)
     if (out - 1) * stride >= size + pad_lo:
         out -= 1
     return max(0, out)
+
+
+def transposed_output_size(size, kernel, stride, dilation, pad_lo, pad_hi, output_padding=0):
+    """Length along one dimension of a transposed convolution's (or an unpooling's) output.
+
+    ``(size - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1``:
+    the smallest input of which a convolution with these arguments has
+    ``size`` windows, plus ``output_padding``.  It may be 0 or negative.
+    """
+    return (size - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1
 
 
 def make_window(op, in_shape, kernel, stride, padding, dilation, ceil_mode=False):

@@ -16,7 +16,8 @@ window of the underlying convolution reaches past its last position.
 from __future__ import annotations
 
 from . import _engine
-from ._args import check_groups, make_window, normalize_padding, to_tuple
+from ._args import (check_groups, make_window, normalize_padding, to_tuple,
+                    transposed_output_size)
 from ._window import Window
 from .conv import (add_bias, bias_grad, check_bias, check_grad_output, doc_fields, finish,
                    input_arrays, unbatch)
@@ -53,7 +54,7 @@ def _transpose_window(op, ndim, x_shape, w_shape, stride, padding, output_paddin
         )
     in_shape = tuple(x_shape[2:])
     out_shape = tuple(
-        (n - 1) * s - lo - hi + d * (k - 1) + e + 1
+        transposed_output_size(n, k, s, d, lo, hi, e)
         for n, k, s, d, (lo, hi), e in zip(in_shape, kernel, stride, dilation, pads, extra)
     )
     if any(o < 1 for o in out_shape):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import normalize_padding, to_tuple, _as_int
+from ._args import _as_int, normalize_padding, to_tuple, transposed_output_size
 from .conv import check_grad_output, doc_fields, finish, unbatch
 from .pool import check_index_range, check_indices, pool_input
 
@@ -25,7 +25,7 @@ def unpool_output_shape(op, ndim, spatial, kernel_size, stride, padding, output_
     kernel = to_tuple(kernel_size, ndim, op, "kernel_size")
     stride = kernel if stride is None else to_tuple(stride, ndim, op, "stride")
     pads = normalize_padding(padding, ndim, op, strings=False)
-    default = tuple((n - 1) * s - lo - hi + k
+    default = tuple(transposed_output_size(n, k, s, 1, lo, hi)
                     for n, s, (lo, hi), k in zip(spatial, stride, pads, kernel))
     if output_size is None:
         shape = default
