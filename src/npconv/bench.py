@@ -183,19 +183,30 @@ def median_time(function, repeat):
     return float(np.median(times))
 
 
-def interleaved_times(functions, rounds, block=3):
+#: Seconds to wait before each timed block of :func:`interleaved_times`.
+#: OpenBLAS's worker threads spin for about 0.1 s after a matrix product
+#: (its ``OPENBLAS_THREAD_TIMEOUT``) and OpenMP's for a while after a
+#: parallel region, taking a core from whatever runs next: measured, torch's
+#: forward of the ResNet layer took 33 ms right after a NumPy product and
+#: 7.2 ms 0.15 s later (8 calls each, medians).
+SETTLE_S = 0.15
+
+
+def interleaved_times(functions, rounds, block=3, settle=SETTLE_S):
     """Time several functions in alternating blocks; returns, per function, the best time of each round.
 
     Each round calls every function ``block`` times in a row and keeps the
-    fastest call.  Alternating blocks (not single calls) lets both libraries
-    see the same drift in the machine's speed, without one library's BLAS
-    threads still spinning into the other's timed call.
+    fastest call.  Alternating blocks lets every function see the same
+    drift in the machine's speed; waiting ``settle`` seconds before each
+    block lets the threads of the previous block's library go idle, so
+    that they do not spin into the next one's timed calls.
     """
     for function in functions:
         function()
     best = [[] for _ in functions]
     for _ in range(rounds):
         for function, times in zip(functions, best):
+            time.sleep(settle)
             calls = []
             for _ in range(block):
                 start = time.perf_counter()
