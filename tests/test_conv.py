@@ -234,3 +234,33 @@ def test_infinite_input_or_weight_spoils_only_the_gradients_it_enters(
                                                w_case.astype(np.float32), **args)
         assert_same_nonfinite(gx, gx_ref, np.float32, f"grad_input {algorithm}")
         assert_same_nonfinite(gw, gw_ref, np.float32, f"grad_weight {algorithm}")
+
+
+@pytest.mark.parametrize("size, kernel, stride, dilation, padding", [
+    (9, 2, 3, 1, (0, 0)),   # a residue class no offset reaches
+    (10, 3, 2, 1, (1, 0)),  # input past the last window
+    (7, 2, 4, 3, (2, 1)),
+    (8, 3, 1, 2, (0, 0)),   # every cell read
+])
+def test_flat_unpack_writes_every_input_cell(size, kernel, stride, dilation, padding):
+    """The flat-phase backward passes allocate the input gradient uninitialised: unpack must fill it."""
+    from npconv._args import make_window
+    from npconv._flat import flat_phases
+
+    window = make_window("conv2d", (size, size), (kernel,) * 2, (stride,) * 2, (padding,) * 2,
+                         (dilation,) * 2)
+    flat = flat_phases(window)
+    read = np.zeros((size, size), bool)
+    out = np.arange(window.out_shape[0])
+    for j, i in itertools.product(range(kernel), range(kernel)):
+        rows = out * stride + j * dilation - padding[0]
+        cols = out * stride + i * dilation - padding[0]
+        rows, cols = rows[(rows >= 0) & (rows < size)], cols[(cols >= 0) & (cols < size)]
+        read[np.ix_(rows, cols)] = True
+    unread = np.zeros_like(read) if flat.unread is None else flat.unread
+    assert not (read & unread).any(), "a cell that some window reads is marked unread"
+    phases = np.ones((1, len(flat.residues), 1, flat.volume))
+    gradient = np.full((1, 1, size, size), np.nan)
+    flat.unpack(phases, gradient)
+    assert not np.isnan(gradient).any(), "unpack left cells unwritten"
+    np.testing.assert_array_equal(gradient[0, 0] == 0, unread)

@@ -113,10 +113,26 @@ class FlatPhases:
                 target = phases[:, index].reshape(phases.shape[:1] + phases.shape[2:3] + self.grid)
                 target[(slice(None), slice(None)) + grid_sl] = x[in_sl]
 
+    @functools.cached_property
+    def unread(self):
+        """Boolean mask (``in_shape``) of the input cells in no phase, or None if there are none.
+
+        They are the cells that no kernel offset reads: past the last window,
+        or in a residue class that no offset reaches (a stride larger than
+        the dilated kernel).
+        """
+        in_phase = np.zeros(self.window.in_shape, bool)
+        for residue in self.residues:
+            slices = self._slices(residue)
+            if slices is not None:
+                in_phase[slices[0][2:]] = True
+        return None if in_phase.all() else ~in_phase
+
     def unpack(self, phases, out):
         """The adjoint of :meth:`pack`: write the real cells of ``phases`` into ``out`` (n, C, *in_shape).
 
-        Input cells that no kernel offset reads are left alone (callers pass zeros).
+        Every cell of ``out`` is written: input cells that no kernel offset
+        reads get zeros.
         """
         for index, residue in enumerate(self.residues):
             slices = self._slices(residue)
@@ -124,6 +140,8 @@ class FlatPhases:
                 in_sl, grid_sl = slices
                 source = phases[:, index].reshape(phases.shape[:1] + phases.shape[2:3] + self.grid)
                 out[in_sl] = source[(slice(None), slice(None)) + grid_sl]
+        if self.unread is not None:
+            out[:, :, self.unread] = 0
 
     def crop(self, full):
         """The output cells of ``full`` (..., positions): a view of shape (..., *out_shape)."""
