@@ -264,3 +264,26 @@ def test_flat_unpack_writes_every_input_cell(size, kernel, stride, dilation, pad
     flat.unpack(phases, gradient)
     assert not np.isnan(gradient).any(), "unpack left cells unwritten"
     np.testing.assert_array_equal(gradient[0, 0] == 0, unread)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("x_shape, w_shape, padding", [
+    ((3, 1, 40, 41), (2, 1, 3, 3), 0),    # flat im2col columns of 3 x 1558 cells: 4 pieces and 2 left
+    ((2, 3, 37, 61), (4, 3, 1, 1), 0),    # 1x1: per-sample products over 2257 cells: 1 left
+    ((1, 2, 40, 52), (3, 2, 5, 5), 2),
+])
+def test_weight_gradient_of_few_channels_over_long_planes(algorithm, x_shape, w_shape, padding):
+    """Small weight gradients over more than 2 x PIECE_LENGTH cells are summed from pieces."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal(w_shape)
+    gy = rng.standard_normal(reference.conv(x, w, None, (1, 1), pad_pairs(padding, w_shape[2:], (1, 1)),
+                                            (1, 1), 1).shape)
+    gx_ref, gw_ref, _ = reference.conv_backward(gy, x, w, (1, 1), pad_pairs(padding, w_shape[2:], (1, 1)),
+                                                (1, 1), 1)
+    for dtype in DTYPES:
+        with using(algorithm):
+            gx, gw, _ = npconv.conv2d_backward(gy.astype(dtype), x.astype(dtype), w.astype(dtype),
+                                               padding=padding)
+        assert_close(gw, gw_ref, dtype, f"grad_weight {algorithm} {np.dtype(dtype)}")
+        assert_close(gx, gx_ref, dtype, f"grad_input {algorithm} {np.dtype(dtype)}")
