@@ -183,10 +183,17 @@ class _InputColumns:
 
         def add(channels):
             block = phases[:, :, channels]
-            block[...] = 0
+            written = set()
             for slot, (_, phase, shift) in zip(self.flat.slots, self.flat.taps):
-                block[:, phase, :, shift:shift + positions] += (
-                    cols[channels, slot].transpose(1, 0, 2))
+                target = block[:, phase, :, shift:shift + positions]
+                column = cols[channels, slot].transpose(1, 0, 2)
+                if phase in written:
+                    target += column
+                else:  # a phase's first tap writes its range; the rest of the phase is zeroed
+                    written.add(phase)
+                    target[...] = column
+                    block[:, phase, :, :shift] = 0
+                    block[:, phase, :, shift + positions:] = 0
             self.flat.unpack(block, out[:, channels])
 
         run_blocks(add, self.channel_blocks)
