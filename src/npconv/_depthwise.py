@@ -97,12 +97,21 @@ def backward(grad_output, window, weight, x, grad_input, grad_weight):
                                      phases[:, phase, :, shift:shift + positions, np.newaxis])
                     partial[:, u, t] = dots.sum(axis=(0, 2, 3))
         if grad_input is not None:
-            phases = flat.zeros(full.shape[0], full.shape[1], grad_output.dtype)
+            phases = np.empty((full.shape[0], len(flat.residues), full.shape[1], flat.volume),
+                              grad_output.dtype)
             term = np.empty(full.shape[:2] + (positions,), grad_output.dtype)
+            written = set()
             for u in range(multiplier):
                 for t, (_, phase, shift) in enumerate(flat.taps):
-                    np.multiply(full[:, :, u], taps[chans, u, t, np.newaxis], out=term)
-                    phases[:, phase, :, shift:shift + positions] += term
+                    target = phases[:, phase, :, shift:shift + positions]
+                    if phase in written:
+                        np.multiply(full[:, :, u], taps[chans, u, t, np.newaxis], out=term)
+                        target += term
+                    else:  # a phase's first tap writes its range; the rest of the phase is zeroed
+                        written.add(phase)
+                        np.multiply(full[:, :, u], taps[chans, u, t, np.newaxis], out=target)
+                        phases[:, phase, :, :shift] = 0
+                        phases[:, phase, :, shift + positions:] = 0
             flat.unpack(phases, grad_input[samples, chans])
         return chans, partial
 
