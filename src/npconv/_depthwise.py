@@ -100,18 +100,14 @@ def backward(grad_output, window, weight, x, grad_input, grad_weight):
             phases = np.empty((full.shape[0], len(flat.residues), full.shape[1], flat.volume),
                               grad_output.dtype)
             term = np.empty(full.shape[:2] + (positions,), grad_output.dtype)
-            written = set()
+            begun = set()
             for u in range(multiplier):
                 for t, (_, phase, shift) in enumerate(flat.taps):
-                    target = phases[:, phase, :, shift:shift + positions]
-                    if phase in written:
-                        np.multiply(full[:, :, u], taps[chans, u, t, np.newaxis], out=term)
+                    target, first = flat.tap_range(phases, phase, shift, begun)
+                    np.multiply(full[:, :, u], taps[chans, u, t, np.newaxis],
+                                out=target if first else term)
+                    if not first:
                         target += term
-                    else:  # a phase's first tap writes its range; the rest of the phase is zeroed
-                        written.add(phase)
-                        np.multiply(full[:, :, u], taps[chans, u, t, np.newaxis], out=target)
-                        phases[:, phase, :, :shift] = 0
-                        phases[:, phase, :, shift + positions:] = 0
             flat.unpack(phases, grad_input[samples, chans])
         return chans, partial
 

@@ -143,6 +143,21 @@ class FlatPhases:
         if self.unread is not None:
             out[:, :, self.unread] = 0
 
+    def tap_range(self, phases, phase, shift, begun):
+        """The cells of ``phases`` (n, R, C, volume) that a tap reaches, and whether it begins its phase.
+
+        Adjoint passes add every tap's values into its range.  The first tap
+        of a phase writes its range instead, so that no zeroed buffer is
+        needed: the rest of that phase is zeroed here.  ``begun`` is the set
+        of phases already begun; it is updated.
+        """
+        first = phase not in begun
+        if first:
+            begun.add(phase)
+            phases[:, phase, :, :shift] = 0
+            phases[:, phase, :, shift + self.positions:] = 0
+        return phases[:, phase, :, shift:shift + self.positions], first
+
     def crop(self, full):
         """The output cells of ``full`` (..., positions): a view of shape (..., *out_shape)."""
         shaped = full.reshape(full.shape[:-1] + self.window.out_shape[:1] + self.grid[1:])

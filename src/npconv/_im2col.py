@@ -85,13 +85,14 @@ def inner_products(a, b):
     while results of a few thousand cells gain nothing and matrix-vector
     products lose (the 5x5 mean filter's backward: 10% slower).
     """
-    length, rows, cols = a.shape[-1], a.shape[-2], b.shape[-2]
+    length, m, k = a.shape[-1], a.shape[-2], b.shape[-2]
     pieces = length // PIECE_LENGTH
-    if rows * cols <= SMALL_RESULT_CELLS and min(rows, cols) > 1 and pieces >= 2:
+    if m * k <= SMALL_RESULT_CELLS and min(m, k) > 1 and pieces >= 2:
         cut = pieces * (length // pieces)
 
-        def split(m):  # (..., rows, cut) as (..., pieces, rows, cut/pieces): a view
-            return np.swapaxes(m[..., :cut].reshape(m.shape[:-1] + (pieces, -1)), -3, -2)
+        def split(matrices):  # (..., rows, cut) as (..., pieces, rows, cut/pieces): a view
+            pieced = matrices[..., :cut].reshape(matrices.shape[:-1] + (pieces, -1))
+            return np.swapaxes(pieced, -3, -2)
         total = _oriented_products(split(a), split(b)).sum(axis=-3)
         if cut < length:
             total += _oriented_products(a[..., cut:], b[..., cut:])
@@ -178,22 +179,18 @@ class _InputColumns:
     def scatter(self, cols, out):
         """The adjoint of :meth:`gather`: add every column onto the cell it was read from, in ``out``."""
         phases = self.phases[:out.shape[0]]
-        positions = self.flat.positions
         self.dirty = True
 
         def add(channels):
             block = phases[:, :, channels]
-            written = set()
+            begun = set()
             for slot, (_, phase, shift) in zip(self.flat.slots, self.flat.taps):
-                target = block[:, phase, :, shift:shift + positions]
+                target, first = self.flat.tap_range(block, phase, shift, begun)
                 column = cols[channels, slot].transpose(1, 0, 2)
-                if phase in written:
-                    target += column
-                else:  # a phase's first tap writes its range; the rest of the phase is zeroed
-                    written.add(phase)
+                if first:
                     target[...] = column
-                    block[:, phase, :, :shift] = 0
-                    block[:, phase, :, shift + positions:] = 0
+                else:
+                    target += column
             self.flat.unpack(block, out[:, channels])
 
         run_blocks(add, self.channel_blocks)
