@@ -72,10 +72,10 @@ def inner_products(a, b):
 
     OpenBLAS computes such a product 10-30% faster when the larger of ``m``
     and ``k`` gives the result's rows (measured on the weight-gradient
-    shapes of the benchmark: 0.61 against 0.76 ms for LeNet's, 2.85 against
-    3.58 ms for a CIFAR chunk's, and the reverse, 3.0 against 3.7 ms, when
-    the first operand is the larger), so the smaller one goes second and
-    the result comes back transposed: a view.
+    shapes of the benchmark as single products: 0.61 against 0.76 ms for
+    LeNet's, 2.85 against 3.58 ms for a CIFAR chunk's, and the reverse, 3.0
+    against 3.7 ms, when the first operand is the larger), so the smaller
+    one goes second and the result comes back transposed: a view.
 
     A small result (``m * k <=`` :data:`SMALL_RESULT_CELLS`, the weight
     gradient of a layer with few input and output channels) over a long
