@@ -1,12 +1,15 @@
 """The npconv command end to end: train, predict, check, bench, and its errors."""
 
+import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
 from npconv import data
+from npconv.bench import product_time
 from npconv.cli import main
 from test_data import write_mnist
 
@@ -89,6 +92,36 @@ def test_bench_runs_a_case(tmp_path, capsys):
                  "--json", str(tmp_path / "bench.json")]) == 0
     out = capsys.readouterr().out
     assert "max pool 2x2/2" in out and (tmp_path / "bench.json").stat().st_size > 0
+
+
+def test_bench_times_the_products_of_a_convolution(tmp_path, capsys):
+    report = tmp_path / "bench.json"
+    assert main(["bench", "--only", "LeNet", "--repeat", "1", "--no-torch", "--no-textbook",
+                 "--json", str(report)]) == 0
+    (record,) = json.loads(report.read_text())
+    assert 0 < record["products_s"] < record["forward_backward_s"]
+
+
+def test_product_time_counts_matrix_products_only():
+    a = np.ones((32, 32), np.float32)
+    real = np.matmul
+
+    def products_and_a_pause():
+        np.matmul(a, a)
+        time.sleep(0.05)
+    assert 0 < product_time(products_and_a_pause, 2) < 0.05
+    assert product_time(lambda: time.sleep(0.001), 2) == 0.0
+    assert np.matmul is real
+
+    calls = []
+
+    def fails_when_timed():
+        calls.append(np.matmul(a, a))
+        if len(calls) > 1:
+            raise RuntimeError("second call")
+    with pytest.raises(RuntimeError, match="second call"):
+        product_time(fails_when_timed, 1)
+    assert np.matmul is real
 
 
 def test_plot_needs_matplotlib(tmp_path, capsys, monkeypatch):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -216,6 +217,40 @@ def interleaved_times(functions, rounds, block=3, settle=SETTLE_S):
     return best
 
 
+def product_time(function, repeat):
+    """Median wall time that ``function`` spends in ``np.matmul`` calls made from the calling thread.
+
+    ``np.matmul`` is replaced by a timing wrapper for ``repeat`` calls of
+    ``function`` (after one warm-up call) and restored afterwards.  Products
+    that run on npconv's thread pool (the depthwise weight gradient's dot
+    products) are not counted.
+    """
+    caller = threading.get_ident()
+    matmul = np.matmul
+    spent = [0.0]
+
+    def timed_matmul(*args, **kwargs):
+        if threading.get_ident() != caller:
+            return matmul(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return matmul(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    function()
+    times = []
+    np.matmul = timed_matmul
+    try:
+        for _ in range(repeat):
+            spent[0] = 0.0
+            function()
+            times.append(spent[0])
+    finally:
+        np.matmul = matmul
+    return float(np.median(times))
+
+
 def matmul_rate(size=2048, repeat=3):
     """float32 ``np.matmul`` GFLOP/s on ``size``-square matrices."""
     a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
@@ -302,6 +337,11 @@ def run(cases=SUITE, repeat=5, threads=None, torch=None, textbook=True, report=p
                 record[f"{key}_ratio_to_torch"] = float(np.median(ratios))
                 record[f"{key}_ratio_range"] = (float(ratios.min()), float(ratios.max()))
             record["ratio_to_torch"] = record["forward_backward_ratio_to_torch"]
+        if case.kind in ("conv", "conv_transpose") and case.groups == 1:
+            record["products_s"] = product_time(both, repeat)
+            if torch is not None:
+                record["products_ratio_to_torch"] = (record["products_s"]
+                                                     / record["torch_forward_backward_s"])
         work = 3 * flops(case)
         record["gflops"] = work / record["forward_backward_s"] / 1e9 if work else None
         record["percent_of_matmul"] = 100 * record["gflops"] / rate if work else None
@@ -317,21 +357,26 @@ def run(cases=SUITE, repeat=5, threads=None, torch=None, textbook=True, report=p
 
 
 def format_row(record):
-    def number(key, pattern, scale=1.0):
+    def number(key, width, spec, scale=1.0, suffix=""):
         value = record.get(key)
-        return "-" if value is None else pattern.format(value * scale)
+        text = "-" if value is None else f"{value * scale:{spec}}{suffix}"
+        return text.rjust(width)
     spread = record.get("forward_backward_ratio_range")
     spread = "-" if spread is None else f"{spread[0]:.2f}-{spread[1]:.2f}"
-    return (f"{record['name']:<22} {number('forward_s', '{:8.1f}', 1e3)} "
-            f"{number('forward_backward_s', '{:8.1f}', 1e3)} {number('gflops', '{:7.1f}')} "
-            f"{number('percent_of_matmul', '{:5.0f}%')} "
-            f"{number('forward_ratio_to_torch', '{:6.2f}x')} {number('ratio_to_torch', '{:6.2f}x')} "
-            f"{spread:>9} {number('speedup_over_textbook', '{:6.1f}x')} "
-            f"{number('peak_memory_bytes', '{:8.1f}', 2 ** -20)}")
+    return " ".join([
+        f"{record['name']:<22}", number("forward_s", 8, ".1f", 1e3),
+        number("forward_backward_s", 8, ".1f", 1e3), number("gflops", 7, ".1f"),
+        number("percent_of_matmul", 6, ".0f", suffix="%"),
+        number("forward_ratio_to_torch", 7, ".2f", suffix="x"),
+        number("ratio_to_torch", 7, ".2f", suffix="x"), spread.rjust(9),
+        number("products_s", 8, ".1f", 1e3), number("products_ratio_to_torch", 7, ".2f", suffix="x"),
+        number("speedup_over_textbook", 7, ".1f", suffix="x"),
+        number("peak_memory_bytes", 8, ".1f", 2 ** -20)])
 
 
 HEADER = (f"{'case':<22} {'fwd ms':>8} {'f+b ms':>8} {'GFLOP/s':>7} {'%mm':>6} "
-          f"{'fwd/t':>7} {'f+b/t':>7} {'f+b range':>9} {'/textbk':>7} {'peak MiB':>8}")
+          f"{'fwd/t':>7} {'f+b/t':>7} {'f+b range':>9} {'mm ms':>8} {'mm/t':>7} {'/textbk':>7} "
+          f"{'peak MiB':>8}")
 
 
 def add_arguments(parser):
