@@ -1,8 +1,10 @@
 """The FFT algorithm's transform lengths and its choice by ``auto``."""
 
 import numpy as np
+import pytest
 
 import npconv
+from npconv._args import make_window
 from npconv import _fft
 from npconv._fft import good_size
 
@@ -22,22 +24,114 @@ def test_good_size_is_the_next_7_smooth_length():
         assert not any(smooth(k) for k in range(n, m)), n
 
 
-def test_auto_takes_the_fft_for_a_large_kernel_on_one_channel_and_matches_the_windows(monkeypatch):
+def spy(monkeypatch):
+    """Record the calls of ``_fft.forward``/``backward`` and whether each gave a result."""
     calls = []
     for name in ("forward", "backward"):
         original = getattr(_fft, name)
-        monkeypatch.setattr(_fft, name, lambda *args, original=original, name=name:
-                            calls.append(name) or original(*args))
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, 1, 96, 80))
-    w = rng.standard_normal((1, 1, 15, 15))
-    gy = rng.standard_normal((4, 1, 82, 66))
+
+        def wrapper(*args, original=original, name=name, **kwargs):
+            result = original(*args, **kwargs)
+            calls.append((name, result is not None))
+            return result
+        monkeypatch.setattr(_fft, name, wrapper)
+    return calls
+
+
+def exact(x, w, gy, **kwargs):
+    """Float64 window-algorithm results of the float32 data (the reference)."""
     with npconv.conv_algorithm("direct"):
-        expected = npconv.conv2d(x, w), npconv.conv2d_backward(gy, x, w)
-    assert calls == []
+        return (npconv.conv2d(x.astype(np.float64), w.astype(np.float64), **kwargs),
+                npconv.conv2d_backward(gy.astype(np.float64), x.astype(np.float64),
+                                       w.astype(np.float64), **kwargs))
+
+
+def window_scale(x, w, gy, **kwargs):
+    """Window magnitudes ``M`` of every output and gradient cell (conv of |x| with |w|, and so on)."""
+    return exact(np.abs(x), np.abs(w), np.abs(gy), **kwargs)
+
+
+def test_auto_takes_the_fft_for_float32_large_kernels_and_is_as_accurate_as_the_windows(monkeypatch):
+    calls = spy(monkeypatch)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 1, 96, 80)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 15, 15)).astype(np.float32)
+    gy = rng.standard_normal((4, 1, 82, 66)).astype(np.float32)
     got = npconv.conv2d(x, w), npconv.conv2d_backward(gy, x, w)
-    assert calls == ["forward", "backward"]
-    np.testing.assert_allclose(got[0], expected[0], rtol=0, atol=1e-12)
-    for g, e in zip(got[1], expected[1]):
-        if e is not None:
-            np.testing.assert_allclose(g, e, rtol=0, atol=1e-11)
+    assert calls == [("forward", True), ("backward", True)]
+    (y, (gx, gw, _)), (my, (mgx, mgw, _)) = exact(x, w, gy), window_scale(x, w, gy)
+    eps = np.finfo(np.float32).eps
+    # within float32's rounding of each cell's own window magnitude, as a window algorithm
+    for g, e, m in [(got[0], y, my), (got[1][0], gx, mgx), (got[1][1], gw, mgw)]:
+        assert g.dtype == np.float32
+        assert np.all(np.abs(g - e) <= eps * m)
+
+
+def test_auto_keeps_float64_on_the_window_algorithms(monkeypatch):
+    calls = spy(monkeypatch)
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 1, 64, 64)), rng.standard_normal((1, 1, 15, 15))
+    npconv.conv2d(x, w)
+    npconv.conv2d_backward(np.ones((2, 1, 50, 50)), x, w)
+    assert calls == []
+
+
+def high_dynamic_range(rng, shape):
+    """A third of each plane about 1e4, the rest about 1e-3 (a bright edge on a dark scene)."""
+    x = rng.uniform(0.5, 1.5, shape) * 1e-3
+    x[..., : shape[-1] // 3] *= 1e7
+    return x.astype(np.float32)
+
+
+def test_auto_falls_back_to_the_windows_where_the_transform_would_be_visibly_wrong(monkeypatch):
+    calls = spy(monkeypatch)
+    rng = np.random.default_rng(1)
+    x = high_dynamic_range(rng, (2, 1, 128, 128))
+    w = np.full((1, 1, 15, 15), 1 / 225, np.float32)
+    gy = high_dynamic_range(rng, (2, 1, 128, 128))
+    y = npconv.conv2d(x, w, padding=7)
+    gx, gw, _ = npconv.conv2d_backward(gy, x, w, padding=7)
+    assert ("forward", False) in calls and ("backward", False) in calls
+    ey, (egx, egw, _) = exact(x, w, gy, padding=7)
+    assert y.min() > 0 and gx.min() > 0  # a mean of positive numbers
+    for got, expected in [(y, ey), (gx, egx), (gw, egw)]:
+        np.testing.assert_allclose(got, expected, rtol=2e-6)
+
+
+def test_forced_fft_transforms_float32_data_in_float64():
+    rng = np.random.default_rng(1)
+    x = high_dynamic_range(rng, (1, 1, 128, 128))
+    w = np.full((1, 1, 15, 15), 1 / 225, np.float32)
+    with npconv.conv_algorithm("fft"):
+        y = npconv.conv2d(x, w, padding=7)
+    expected = exact(x, w, np.zeros_like(x), padding=7)[0]
+    assert y.dtype == np.float32
+    # float32 transforms were off by up to 360% here; float64 ones by about 1e-7
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+
+
+def transform_error_ratio(x, w, padding, stride=1, dilation=1):
+    """Largest measured error of ``_fft.forward`` over its bound without ``ERROR_FACTOR``."""
+    window = make_window("test", x.shape[2:], w.shape[2:], (stride,) * (x.ndim - 2),
+                         ((padding, padding),) * (x.ndim - 2), (dilation,) * (x.ndim - 2))
+    plan = _fft._plan(window)
+    got = _fft.forward(x, w, window, 1, 2**40)
+    with npconv.conv_algorithm("direct"):
+        conv = getattr(npconv, f"conv{x.ndim - 2}d")
+        expected = conv(x, w, padding=padding, stride=stride, dilation=dilation)
+    errors = np.abs(got - expected).max(axis=tuple(range(2, got.ndim)))
+    bounds = _fft._norms(x) @ _fft._norms(w).T * plan.error_scale / _fft.ERROR_FACTOR
+    return (errors / bounds).max()
+
+
+@pytest.mark.parametrize("size,kernel", [(16, 15), (64, 5), (128, 15), (300, 31)])
+def test_the_transform_error_bound_holds(size, kernel):
+    rng = np.random.default_rng(size)
+    shape = (2, 3) + (size,) * (2 if size < 300 else 1)
+    kernel_shape = (2, 3) + (kernel,) * (len(shape) - 2)
+    cases = [(np.ones(shape), np.ones(kernel_shape)),
+             (rng.standard_normal(shape), rng.standard_normal(kernel_shape)),
+             (rng.uniform(0, 1, shape), rng.uniform(0, 1, kernel_shape)),
+             (rng.standard_normal(shape) * np.logspace(-8, 8, size), rng.standard_normal(kernel_shape))]
+    worst = max(transform_error_ratio(x, w, kernel // 2) for x, w in cases)
+    assert worst < _fft.ERROR_FACTOR / 4, worst

@@ -9,15 +9,12 @@ on a thread pool: NumPy releases the GIL inside its loops.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 
 from . import config
 
 BLOCK_BYTES = 4 << 20
-
-_executors = {}
-_executors_lock = threading.Lock()
-
 
 def plane_blocks(batch, channels, plane_bytes):
     """``(samples, channels)`` slice pairs covering ``batch x channels`` planes.
@@ -55,20 +52,56 @@ def batch_chunks(n_batch, bytes_per_sample, target=None):
             for start in range(0, n_batch, max(1, per_chunk))]
 
 
-def _executor(workers):
-    with _executors_lock:
-        if workers not in _executors:
-            _executors[workers] = concurrent.futures.ThreadPoolExecutor(workers, "npconv")
-        return _executors[workers]
+#: The most threads npconv's pool holds; ``threads(n)`` asks for at most this many.
+MAX_WORKERS = 32
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _shared_pool():
+    """The one thread pool of the process, made on first use.
+
+    Its threads are started only as tasks need them, so the pool holds as
+    many threads as the most that ever ran at once, at most :data:`MAX_WORKERS`.
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(MAX_WORKERS, "npconv")
+        return _pool
+
+
+def _forget_pool_in_child():
+    """After ``fork``: the parent's pool threads do not exist in the child; start afresh.
+
+    The pool object is dropped without shutting it down (its threads are
+    gone, and joining them would hang), and the lock is made anew in case
+    another thread held it at the moment of the fork.
+    """
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def run_blocks(kernel, blocks):
     """``[kernel(block) for block in blocks]``, run on :func:`~npconv.config.get_threads` threads.
 
+    The blocks are dealt round-robin to at most ``get_threads()`` tasks of the
+    shared pool (capped at :data:`MAX_WORKERS`); the calling thread waits.
     The kernel runs in pool threads, which do not see the caller's context
     variables: it must not read :mod:`npconv.config`.
     """
-    workers = min(config.get_threads(), len(blocks))
+    workers = min(config.get_threads(), len(blocks), MAX_WORKERS)
     if workers <= 1:
         return [kernel(block) for block in blocks]
-    return list(_executor(workers).map(kernel, blocks))
+
+    def task(first):
+        return [kernel(block) for block in blocks[first::workers]]
+
+    dealt = list(_shared_pool().map(task, range(workers)))
+    return [dealt[index % workers][index // workers] for index in range(len(blocks))]

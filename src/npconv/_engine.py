@@ -50,11 +50,14 @@ _ALL2 = (slice(None), slice(None))
 
 def forward(x, weight, window, groups):
     """Convolution of ``x`` (N, C, *in_shape) with ``weight``; returns (N, K, *out_shape)."""
+    if not (all_finite(x) and all_finite(weight)):
+        return _exact_forward(x, weight, window, groups)
     algorithm = _choose(x.shape[1], weight.shape, window, x.dtype)
     if algorithm == "fft":
-        if _finite(x, weight):
-            return _fft.forward(x, weight, window, groups, config.get_workspace())
-        return _forward_direct(x, weight, window, groups)  # exact windows, see backward
+        y = _fft.forward(x, weight, window, groups, config.get_workspace(), _fft_tolerance())
+        if y is not None:
+            return y
+        algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype)
     if algorithm == "im2col":
         return _im2col.forward(x, weight, window, groups)
     if weight.shape[1] == 1:
@@ -82,71 +85,136 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
     n_batch = grad_output.shape[0]
     dtype = grad_output.dtype
     in_channels = weight_shape[1] * groups
-    grad_weight = None if x is None else np.zeros(weight_shape, dtype)
+    if not all(all_finite(array) for array in (grad_output, weight, x) if array is not None):
+        return _exact_backward(grad_output, window, groups, weight_shape, weight, x)
     algorithm = _choose(in_channels, weight_shape, window, dtype)
-    flat_phase = algorithm == "im2col" or (algorithm == "direct" and weight_shape[1] == 1)
-    # The flat-phase algorithms write every cell of the input gradient; the
-    # others, and the exact windows that stand in for them, add into zeros.
-    # (Zeroing a fresh array costs as much as a pass over it: 0.8 ms of the
-    # 1x1 benchmark layer's 6 ms backward.)
-    weight_finite = weight is None or bool(np.isfinite(weight).all())
-    grad_input = None
-    if weight is not None:
-        allocate = np.empty if flat_phase and weight_finite else np.zeros
-        grad_input = allocate((n_batch, in_channels) + window.in_shape, dtype)
     if algorithm == "fft":
-        if _finite(grad_output, weight, x):
-            _fft.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
-                          grad_weight, config.get_workspace())
-        else:  # an infinity or NaN would spread over whole planes: exact windows
-            _backward_direct(grad_output, weight, window, groups, in_channels, x, grad_input,
+        gradients = _fft.backward(grad_output, weight, window, groups, in_channels, x,
+                                  config.get_workspace(), _fft_tolerance())
+        if gradients is not None:
+            return gradients
+        algorithm = _window_algorithm(in_channels, weight_shape, window, dtype)
+    grad_weight = None if x is None else np.zeros(weight_shape, dtype)
+    grad_input = None
+    if algorithm == "im2col" or weight_shape[1] == 1:
+        # The flat-phase algorithms write every cell of the input gradient.
+        # (Zeroing a fresh array costs as much as a pass over it.)
+        if weight is not None:
+            grad_input = np.empty((n_batch, in_channels) + window.in_shape, dtype)
+        if algorithm == "im2col":
+            _im2col.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
                              grad_weight)
-        return grad_input, grad_weight
-    if not flat_phase:
+        else:
+            _depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight)
+    else:
+        if weight is not None:
+            grad_input = np.zeros((n_batch, in_channels) + window.in_shape, dtype)
         _backward_direct(grad_output, weight, window, groups, in_channels, x, grad_input,
                          grad_weight)
-        return grad_input, grad_weight
-    # The flat-phase algorithms compute overhang cells (see npconv._flat), where
-    # a zero gradient times an infinite or NaN weight or input gives NaN.  Those
-    # inputs take exact windows.
-    if not weight_finite:
-        _backward_direct(grad_output, weight, window, groups, in_channels, None, grad_input,
-                         None)
-        flat_input = None
-    else:
-        flat_input = grad_input
-    if algorithm == "im2col":
-        _im2col.backward(grad_output, weight, window, groups, in_channels, x, flat_input,
-                         grad_weight)
-    else:
-        _depthwise.backward(grad_output, window, weight, x, flat_input, grad_weight)
-    if grad_weight is not None and not np.isfinite(grad_weight).all():
-        grad_weight[...] = 0
-        _backward_direct(grad_output, None, window, groups, in_channels, x, None, grad_weight)
     return grad_input, grad_weight
 
 
-def _finite(*arrays):
-    """Whether every array that is not None holds finite numbers only."""
-    return all(array is None or np.isfinite(array).all() for array in arrays)
+def all_finite(array):
+    """Whether ``array`` holds finite numbers only, without an array-sized temporary.
+
+    A finite sum has no infinite or NaN term; only a sum that overflowed or
+    holds one is checked again, element by element, in blocks.
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        if np.isfinite(np.sum(array)):
+            return True
+    flat = array.reshape(-1) if array.flags.c_contiguous else None
+    if flat is None:
+        return bool(np.isfinite(array).all())
+    step = 1 << 20
+    return all(np.isfinite(flat[start:start + step]).all() for start in range(0, flat.size, step))
+
+
+def _fft_tolerance():
+    """The error ``auto`` lets the transform make, relative to each output: half a float32 unit
+    roundoff (``auto`` gives float64 data to the window algorithms), or None for a forced ``fft``."""
+    return 2.0 ** -25 if config.get_algorithm() == "auto" else None
+
+
+# --- non-finite values: torch's arithmetic, exactly ------------------------------
+
+def _exact_forward(x, weight, window, groups):
+    """The forward pass where an input or weight is infinite or NaN.
+
+    As in torch, padding cells are zeros that are multiplied like any other
+    cell (an infinite weight tap over padding gives NaN), while the cells no
+    window reads are not.  The windows are read from a zero-padded copy of
+    each batch chunk, one small product per kernel offset.
+    """
+    padded = window.zero_padded()
+    n_batch, channels = x.shape[:2]
+    y = np.empty((n_batch, weight.shape[0]) + window.out_shape, x.dtype)
+    per_sample = (channels * (padded.in_volume + window.out_volume)
+                  + weight.shape[0] * window.out_volume) * x.dtype.itemsize
+    with np.errstate(invalid="ignore", over="ignore"):  # deliberate: torch's NaNs and infinities
+        for chunk in batch_chunks(n_batch, per_sample):
+            y[chunk] = _forward_direct(_pad_zeros(x[chunk], window), weight, padded, groups)
+    return y
+
+
+def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
+    """Both gradients where an input, weight or output gradient is infinite or NaN.
+
+    The input gradient sums ``weight * grad_output`` over the window
+    positions that read each real cell; the weight gradient multiplies the
+    zero-padded input (padding cells included, as in torch) by the output
+    gradient.  Neither computes a cell that no window reads.
+    """
+    n_batch = grad_output.shape[0]
+    in_channels = weight_shape[1] * groups
+    grad_input = grad_weight = None
+    with np.errstate(invalid="ignore", over="ignore"):  # deliberate: torch's NaNs and infinities
+        if weight is not None:
+            grad_input = np.zeros((n_batch, in_channels) + window.in_shape, grad_output.dtype)
+            _backward_direct(grad_output, weight, window, groups, in_channels, None, grad_input,
+                             None)
+        if x is not None:
+            grad_weight = _exact_weight_gradient(grad_output, window, groups, weight_shape, x)
+    return grad_input, grad_weight
+
+
+def _exact_weight_gradient(grad_output, window, groups, weight_shape, x):
+    """The weight gradient of :func:`_exact_backward`."""
+    n_batch, out_channels = grad_output.shape[:2]
+    in_channels = weight_shape[1] * groups
+    dtype = grad_output.dtype
+    grad_weight = np.zeros(weight_shape, dtype)
+    padded = window.zero_padded()
+    per_sample = (in_channels * padded.in_volume
+                  + (in_channels + out_channels) * window.out_volume) * dtype.itemsize
+    for chunk in batch_chunks(n_batch, per_sample):
+        _backward_direct(grad_output[chunk], None, padded, groups, in_channels,
+                         _pad_zeros(x[chunk], window), None, grad_weight)
+    return grad_weight
+
+
+def _pad_zeros(x, window):
+    """``x`` (n, C, *in_shape) with its padding cells as explicit zeros."""
+    return np.pad(x, ((0, 0), (0, 0)) + tuple(window.padding))
 
 
 def _choose(in_channels, weight_shape, window, dtype):
-    """Pick the algorithm: the caller's choice, else by shape and workspace.
+    """Pick the algorithm: the caller's choice, else by shape, dtype and workspace.
 
+    ``auto`` considers ``fft`` for float32 data only (see :func:`_fft_tolerance`).
     A forced ``im2col`` or ``fft`` whose temporaries for one sample do not
     fit the workspace takes ``direct``, the leanest.
     """
     chosen = config.get_algorithm()
     budget = config.get_workspace()
     if chosen == "auto":
-        chosen = _window_algorithm(in_channels, weight_shape, window, dtype, budget)
-        if (window.kernel_volume > 1
+        chosen = _window_algorithm(in_channels, weight_shape, window, dtype)
+        if (dtype == np.float32 and window.kernel_volume > 1
                 and _fft.cost(window, in_channels, weight_shape)
                 < _window_cost(chosen, in_channels, weight_shape, window)
-                and _fft.fits(window, in_channels, weight_shape, dtype, budget)):
+                and _fft.fits(window, in_channels, weight_shape, budget)):
             chosen = "fft"
-    if chosen == "fft" and not _fft.fits(window, in_channels, weight_shape, dtype, budget):
+    if chosen == "fft" and not _fft.fits(window, in_channels, weight_shape, budget):
         return "direct"
     if chosen == "im2col" and _im2col.sample_bytes(window, in_channels, weight_shape[0],
                                                    dtype) > budget:
@@ -154,14 +222,15 @@ def _choose(in_channels, weight_shape, window, dtype):
     return chosen
 
 
-def _window_algorithm(in_channels, weight_shape, window, dtype, budget):
+def _window_algorithm(in_channels, weight_shape, window, dtype):
     """``im2col`` or ``direct``: the faster of the two that fits the workspace."""
     # Depthwise (one input channel per group, several groups): an elementwise
     # multiply-add per kernel offset beats copying columns for a matrix
     # product that has nothing to contract.  A single filter (one channel in
     # and out) is faster on im2col, whose backward needs no slice-adds there.
     elementwise = weight_shape[1] == 1 and in_channels > 1
-    if elementwise or _im2col.sample_bytes(window, in_channels, weight_shape[0], dtype) > budget:
+    if elementwise or _im2col.sample_bytes(window, in_channels, weight_shape[0],
+                                           dtype) > config.get_workspace():
         return "direct"
     return "im2col"
 

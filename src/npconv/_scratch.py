@@ -1,18 +1,23 @@
 """Scratch memory that outlives one call: the engines' large temporaries, reused.
 
 A fresh buffer of tens of MiB costs a page fault on the first touch of every
-4 KiB page, a third of the time of filling it (measured: filling 75 MiB
-took 10 ms in a reused buffer, 14 ms in a fresh one).  The engines therefore
-carve their column and phase buffers from one buffer per thread that is
-kept between calls, as long as it fits the workspace budget.  It is
-released with :func:`npconv.release_scratch`; what is kept never exceeds
-the workspace budget in force (a call under a smaller budget drops a larger
-buffer).
+4 KiB page, a third of the time of filling it.  The engines therefore carve
+their column and phase buffers from one buffer per thread that is kept
+between calls.
+
+What is kept is bounded: all the buffers kept by all threads together never
+exceed the workspace budget in force when a buffer is taken (a call under a
+smaller budget drops its thread's larger buffer, and a thread whose buffer
+would not fit beside the others' uses a fresh one that is not kept).  The
+buffers of threads that have ended are dropped.  :func:`release_scratch`
+frees every thread's buffer; a thread still using its buffer keeps it alive
+until its call returns.  A forked child starts with none.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 
 import numpy as np
@@ -20,7 +25,8 @@ import numpy as np
 from . import config
 
 _ALIGN = 64
-_local = threading.local()
+_kept = {}  # thread ident -> buffer
+_lock = threading.Lock()
 
 
 def scratch(shapes, dtype):
@@ -29,12 +35,15 @@ def scratch(shapes, dtype):
     sizes = [-(-math.prod(shape) * dtype.itemsize // _ALIGN) * _ALIGN for shape in shapes]
     total = sum(sizes)
     budget = config.get_workspace()
-    buffer = getattr(_local, "buffer", None)
-    if buffer is None or buffer.nbytes < total + _ALIGN or buffer.nbytes > budget:
-        _local.buffer = None  # let the old buffer go before the new one exists
-        buffer = np.empty(total + _ALIGN, np.uint8)
-        if buffer.nbytes <= budget:
-            _local.buffer = buffer
+    me = threading.get_ident()
+    with _lock:
+        buffer = _kept.get(me)
+        if buffer is None or buffer.nbytes < total + _ALIGN or _kept_total() > budget:
+            _kept.pop(me, None)  # let the old buffer go before the new one exists
+            _drop_ended_threads()
+            buffer = np.empty(total + _ALIGN, np.uint8)
+            if _kept_total() + buffer.nbytes <= budget:
+                _kept[me] = buffer
     start = -buffer.ctypes.data % _ALIGN
     arrays = []
     for shape, size in zip(shapes, sizes):
@@ -44,12 +53,36 @@ def scratch(shapes, dtype):
     return arrays
 
 
+def _kept_total():
+    return sum(buffer.nbytes for buffer in _kept.values())
+
+
+def _drop_ended_threads():
+    alive = {thread.ident for thread in threading.enumerate()}
+    for ident in [ident for ident in _kept if ident not in alive]:
+        del _kept[ident]
+
+
 def release_scratch():
-    """Free the scratch memory this thread keeps between calls (it is reallocated when needed)."""
-    _local.buffer = None
+    """Free the scratch memory that npconv keeps between calls, in every thread.
+
+    It is allocated again when needed.
+    """
+    with _lock:
+        _kept.clear()
 
 
 def kept_bytes():
-    """Bytes of scratch memory this thread keeps between calls."""
-    buffer = getattr(_local, "buffer", None)
-    return 0 if buffer is None else buffer.nbytes
+    """Bytes of scratch memory kept between calls, all threads together."""
+    with _lock:
+        return _kept_total()
+
+
+def _forget_in_child():
+    global _lock
+    _lock = threading.Lock()
+    _kept.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -73,6 +73,12 @@ class Window:
         """``prod(out_shape)``: the number of window positions."""
         return math.prod(self.out_shape)
 
+    def zero_padded(self):
+        """The same windows over the input with its padding made real cells (no implicit padding)."""
+        in_shape = tuple(n + lo + hi for n, (lo, hi) in zip(self.in_shape, self.padding))
+        return Window(in_shape, self.out_shape, self.kernel, self.stride, self.dilation,
+                      ((0, 0),) * self.ndim)
+
     @cached_property
     def offsets(self):
         """``(offset, in_slices, out_slices)`` for every kernel offset that reads real cells.
