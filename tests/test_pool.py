@@ -163,18 +163,25 @@ def test_given_indices_send_gradients_where_they_point_as_torch(dtype):
     assert_close(gx, expected.numpy(), dtype)
 
 
-def test_given_indices_past_the_plane_are_dropped():
+def test_given_indices_past_the_plane_are_refused():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((2, 3, 6, 5))
     gy = rng.standard_normal((2, 3, 3, 2))
-    indices = rng.integers(0, 30, size=gy.shape)
-    outside = np.zeros(gy.shape, bool)
-    outside[0, 1, 2, 1] = outside[1, 2, 0, 0] = True
-    indices[0, 1, 2, 1], indices[1, 2, 0, 0] = 30, -1
-    gx = npconv.max_pool2d_backward(gy, x, 2, indices=indices)
-    kept = np.where(outside, 0.0, gy)
-    assert_close(gx, reference.max_pool_backward(kept, x.shape, np.where(outside, 0, indices)),
-                 np.float64)
+    for bad in (30, -1):
+        indices = rng.integers(0, 30, size=gy.shape)
+        indices[0, 1, 2, 1] = bad
+        with pytest.raises(ValueError, match=rf"`indices` must lie in \[0, 30\).*got {bad}"):
+            npconv.max_pool2d_backward(gy, x, 2, indices=indices)
+
+
+def test_the_index_of_a_padding_only_window_past_the_plane_is_dropped():
+    # kernel 2, dilation 3, padding 1 over 2 cells: the one window reads cells -1 and 2
+    x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    values, indices = npconv.max_pool2d(x, 2, padding=1, dilation=3, return_indices=True)
+    assert values[0, 0, 0, 0] == -np.inf and indices[0, 0, 0, 0] == 2 * 2 + 2  # cell (2, 2)
+    gx = npconv.max_pool2d_backward(np.ones((1, 1, 1, 1)), x, 2, padding=1, dilation=3,
+                                    indices=indices)
+    assert_close(gx, np.zeros_like(x), np.float64)
 
 
 def test_overlapping_windows_accumulate_gradient():

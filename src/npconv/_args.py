@@ -164,29 +164,38 @@ def make_window(op, in_shape, kernel, stride, padding, dilation, ceil_mode=False
 
 
 def as_float_array(x, op, name):
-    """``x`` as a float32 or float64 ndarray; anything else is a TypeError.
+    """``x`` as a float32 or float64 ndarray of native byte order; anything else is a TypeError.
 
-    Never copies an ndarray (inputs are only ever read).
+    Never copies an ndarray (inputs are only ever read).  The message of a
+    refusal says how to convert.
     """
     try:
         array = np.asarray(x)
     except (ValueError, TypeError) as exc:
         raise TypeError(f"{op}(): `{name}` must be a numeric array: {exc}") from None
-    if array.dtype not in FLOAT_DTYPES:
+    if array.dtype in FLOAT_DTYPES:
+        return array
+    if array.dtype.kind == "f" and array.dtype.newbyteorder("=") in FLOAT_DTYPES:
+        native = array.dtype.newbyteorder("=")
         raise TypeError(
-            f"{op}(): `{name}` must be a float32 or float64 array, got dtype {array.dtype}"
+            f"{op}(): `{name}` must be in the machine's byte order, got a "
+            f"{'big' if array.dtype.byteorder == '>' else 'little'}-endian {native} array "
+            f"(dtype {array.dtype.str!r}); convert it with `.astype(np.{native})`"
         )
-    return array
+    if array.dtype.kind in "biuf":
+        raise TypeError(
+            f"{op}(): `{name}` must be a float32 or float64 array, got dtype {array.dtype}; "
+            f"convert it with `.astype(np.float32)` or `.astype(np.float64)`"
+        )
+    raise TypeError(
+        f"{op}(): `{name}` must be a float32 or float64 array, got dtype {array.dtype}"
+    )
 
 
-def check_same_dtype(op, reference, reference_name, **others):
-    """Refuse arrays whose dtype differs from ``reference`` (torch does too)."""
-    for name, array in others.items():
-        if array is not None and array.dtype != reference.dtype:
-            raise TypeError(
-                f"{op}(): `{name}` must have the dtype of `{reference_name}` "
-                f"({reference.dtype}), got {array.dtype}"
-            )
+def promoted(*arrays):
+    """``arrays`` cast to their common float dtype (NumPy's promotion: float64 if any is); None stays None."""
+    dtype = np.result_type(*(a for a in arrays if a is not None))
+    return tuple(None if a is None else a.astype(dtype, copy=False) for a in arrays)
 
 
 def check_ndim(array, ndims, op, name, meaning):

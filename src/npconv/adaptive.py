@@ -142,7 +142,7 @@ def _adaptive_avg_pool_backward(op, ndim, grad_output, input, output_size):
     x, unbatched = pool_input(op, ndim, input, allow_no_channels=True)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
     gy = check_grad_output(op, grad_output, x.shape[:2] + out_shape, unbatched, x)
-    return unbatch(_adaptive_avg_adjoint(gy, x.shape[2:]), unbatched)
+    return unbatch(_adaptive_avg_adjoint(gy, x.shape[2:]).astype(x.dtype, copy=False), unbatched)
 
 
 def _adaptive_max_pool(op, ndim, input, output_size, return_indices):

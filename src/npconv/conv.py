@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _engine
 from ._args import (as_float_array, batched_float_array, check_groups, check_ndim,
-                    check_same_dtype, make_window, normalize_padding, to_tuple)
+                    make_window, normalize_padding, promoted, to_tuple)
 
 SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -27,17 +27,23 @@ def batched_input(op, ndim, input):
 def input_arrays(op, ndim, input, weight, bias):
     """Validate and convert the array arguments of a (transposed) convolution.
 
-    Returns ``(x, w, b, unbatched)`` with ``x`` always batched; the bias
-    length is checked by :func:`check_bias`.
+    Returns ``(x, w, b, unbatched)`` with ``x`` always batched, all three of
+    their common dtype (float64 if any is float64, as NumPy promotes); the
+    bias length is checked by :func:`check_bias`.
     """
     x, unbatched = batched_input(op, ndim, input)
     w = as_float_array(weight, op, "weight")
     b = None if bias is None else as_float_array(bias, op, "bias")
     check_ndim(w, (ndim + 2,), op, "weight", "(out_channels, in_channels/groups, *kernel_size)")
-    check_same_dtype(op, x, "input", weight=w, bias=b)
     if 0 in w.shape:
         raise ValueError(f"{op}(): `weight` must have no zero-size dimension, got shape {w.shape}")
-    return x, w, b, unbatched
+    return promoted(x, w, b) + (unbatched,)
+
+
+def gradients_as(arguments, gradients):
+    """Each gradient in the dtype of its argument (as autograd gives them); None stays None."""
+    return tuple(None if g is None else g.astype(np.asarray(a).dtype, copy=False)
+                 for a, g in zip(arguments, gradients))
 
 
 def check_bias(op, bias, length):
@@ -46,14 +52,13 @@ def check_bias(op, bias, length):
         raise ValueError(f"{op}(): `bias` must have shape ({length},), got {bias.shape}")
 
 
-def check_grad_output(op, grad_output, expected_shape, unbatched, reference,
-                      reference_name="input"):
-    """Convert ``grad_output``, check its dtype (that of ``reference``) and shape; returns it batched."""
+def check_grad_output(op, grad_output, expected_shape, unbatched, reference):
+    """Convert ``grad_output`` and check its shape; returns it batched, in its common dtype with ``reference``."""
     gy = as_float_array(grad_output, op, "grad_output")
-    check_same_dtype(op, reference, reference_name, grad_output=gy)
     shown = expected_shape[1:] if unbatched else expected_shape
     if gy.shape != shown:
         raise ValueError(f"{op}(): `grad_output` must have shape {shown}, got {gy.shape}")
+    gy = gy.astype(np.result_type(gy, reference), copy=False)
     return gy[np.newaxis] if unbatched else gy
 
 
@@ -129,8 +134,9 @@ def _conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, 
     window, groups = conv_window(op, ndim, x.shape, w.shape, stride, padding, dilation, groups)
     gy = check_grad_output(op, grad_output, (x.shape[0], w.shape[0]) + window.out_shape,
                            unbatched, x)
+    x, w, b = promoted(x, w, b) if gy.dtype != x.dtype else (x, w, b)
     gx, gw = _engine.backward(gy, window, groups, w.shape, weight=w, x=x)
-    return unbatch(gx, unbatched), gw, bias_grad(gy, b)
+    return gradients_as((input, weight, bias), (unbatch(gx, unbatched), gw, bias_grad(gy, b)))
 
 
 def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dilation, groups):
@@ -142,7 +148,8 @@ def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dila
     window, groups = conv_window(op, ndim, shape, w.shape, stride, padding, dilation, groups,
                                  input_name="input_size")
     gy = check_grad_output(op, grad_output, (shape[0], w.shape[0]) + window.out_shape,
-                           unbatched, w, "weight")
+                           unbatched, w)
+    gy, w = promoted(gy, w)
     gx, _ = _engine.backward(gy, window, groups, w.shape, weight=w)
     return unbatch(gx, unbatched)
 
@@ -155,6 +162,7 @@ def _conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dil
     window, groups = conv_window(op, ndim, x.shape, shape, stride, padding, dilation, groups)
     gy = check_grad_output(op, grad_output, (x.shape[0], shape[0]) + window.out_shape,
                            unbatched, x)
+    gy, x = promoted(gy, x)
     _, gw = _engine.backward(gy, window, groups, shape, x=x)
     return gw
 

@@ -16,11 +16,11 @@ window of the underlying convolution reaches past its last position.
 from __future__ import annotations
 
 from . import _engine
-from ._args import (check_groups, make_window, normalize_padding, to_tuple,
+from ._args import (check_groups, make_window, normalize_padding, promoted, to_tuple,
                     transposed_output_size)
 from ._window import Window
 from .conv import (add_bias, bias_grad, check_bias, check_grad_output, doc_fields, finish,
-                   input_arrays, unbatch)
+                   gradients_as, input_arrays, unbatch)
 
 
 def _transpose_window(op, ndim, x_shape, w_shape, stride, padding, output_padding, groups,
@@ -90,9 +90,11 @@ def _conv_transpose_backward(op, ndim, grad_output, input, weight, bias, stride,
     check_bias(op, b, w.shape[1] * groups)
     gy = check_grad_output(op, grad_output,
                            (x.shape[0], w.shape[1] * groups) + window.in_shape, unbatched, x)
+    x, w, b = promoted(x, w, b) if gy.dtype != x.dtype else (x, w, b)
     grad_input = _engine.forward(gy, w, window, groups)
     _, grad_weight = _engine.backward(x, window, groups, w.shape, x=gy)
-    return unbatch(grad_input, unbatched), grad_weight, bias_grad(gy, b)
+    return gradients_as((input, weight, bias),
+                        (unbatch(grad_input, unbatched), grad_weight, bias_grad(gy, b)))
 
 
 _DOC = """{ndim}-D transposed convolution, as ``torch.nn.functional.{name}``.

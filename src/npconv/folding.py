@@ -173,7 +173,7 @@ def unfold_backward(grad_output, input, kernel_size, dilation=1, padding=0, stri
     x, unbatched, window = _unfold_arguments(op, input, kernel_size, dilation, padding, stride)
     expected = (x.shape[0], x.shape[1] * window.kernel_volume, window.out_volume)
     gy = check_grad_output(op, grad_output, expected, unbatched, x)
-    return unbatch(_fold(gy, window), unbatched)
+    return unbatch(_fold(gy, window).astype(x.dtype, copy=False), unbatched)
 
 
 def fold_backward(grad_output, input, output_size, kernel_size, dilation=1, padding=0,
@@ -195,7 +195,7 @@ def fold_backward(grad_output, input, output_size, kernel_size, dilation=1, padd
                                               padding, stride)
     expected = (cols.shape[0], cols.shape[1] // window.kernel_volume) + window.in_shape
     gy = check_grad_output(op, grad_output, expected, unbatched, cols)
-    return unbatch(_unfold(gy, window), unbatched)
+    return unbatch(_unfold(gy, window).astype(cols.dtype, copy=False), unbatched)
 
 
 #: Alias of :func:`unfold`.

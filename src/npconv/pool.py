@@ -90,6 +90,20 @@ def check_index_range(op, indices, spatial):
 
 # --- max pooling ------------------------------------------------------------------
 
+def _check_pool_index_range(op, indices, window):
+    """Every index names a cell of the input plane, or is torch's index of a padding-only window."""
+    plane = window.in_volume
+    outside = (indices < 0) | (indices >= plane)
+    if outside.any():
+        outside &= indices != _first_cells(window)
+        if outside.any():
+            bad = indices[outside].flat[0]
+            raise ValueError(
+                f"{op}(): `indices` must lie in [0, {plane}) for an input plane of shape "
+                f"{window.in_shape} (or be max_pool's index of a window of padding only), got {bad}"
+            )
+
+
 def _plane_strides(window):
     """Flat-index step of each spatial dimension of the input plane."""
     return [math.prod(window.in_shape[dim + 1:]) for dim in range(window.ndim)]
@@ -159,6 +173,17 @@ def max_pool_values(x, window, values, read=None):
     for _, in_sl, out_sl in window.offsets:
         current = values[_ALL2 + out_sl]
         np.maximum(current, read(in_sl), out=current)
+    if _has_negative_zero(x) and (values == 0).any():
+        # -0 == 0, so torch keeps the first zero of a window: walk back to it.
+        for _, in_sl, out_sl in reversed(window.offsets):
+            current = values[_ALL2 + out_sl]
+            cells = read(in_sl)
+            np.copyto(current, cells, where=(cells == 0) & (current == 0))
+
+
+def _has_negative_zero(x):
+    """Whether ``x`` holds a ``-0.0`` (which ``np.maximum`` does not order as torch's scan does)."""
+    return bool((np.signbit(x) & (x == 0)).any())
 
 
 def max_pool_forward(x, window, values, indices):
@@ -214,7 +239,7 @@ def scatter_to_planes(grad_output, indices, grad_input):
     plane = math.prod(grad_input.shape[2:])
     planes = grad_input.reshape(-1, plane)  # a view of the C-contiguous block
     planes[...] = 0
-    flat = indices.reshape(len(planes), -1)
+    flat = indices.reshape(len(planes), math.prod(indices.shape[2:]))
     values = grad_output.reshape(flat.shape)
     if flat.size and (flat.min() < 0 or flat.max() >= plane):
         inside = (flat >= 0) & (flat < plane)
@@ -258,6 +283,7 @@ def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
     grad_input = np.empty(x.shape, x.dtype)
     if indices is not None:
         indices = check_indices(op, indices, out_shape, unbatched)
+        _check_pool_index_range(op, indices, window)
         by_blocks(scatter_to_planes, (gy, indices, grad_input), window)
         return unbatch(grad_input, unbatched)
 

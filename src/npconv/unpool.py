@@ -8,6 +8,8 @@ is kept, as torch.  The backward pass reads the gradient at those cells.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._args import _as_int, normalize_padding, to_tuple, transposed_output_size
@@ -58,7 +60,7 @@ def _arguments(op, ndim, input, indices, kernel_size, stride, padding, output_si
 
 def _plane_rows(batch, channels):
     """Row of each (n, c) plane in an ``(N*C, plane)`` view, broadcastable to the indices."""
-    return np.arange(batch * channels).reshape(batch, channels, -1)
+    return np.arange(batch * channels).reshape(batch, channels, 1)
 
 
 def _max_unpool(op, ndim, input, indices, kernel_size, stride, padding, output_size):
@@ -66,8 +68,9 @@ def _max_unpool(op, ndim, input, indices, kernel_size, stride, padding, output_s
                                                   stride, padding, output_size)
     batch, channels = x.shape[:2]
     out = np.zeros((batch * channels, int(np.prod(out_spatial))), x.dtype)
-    out[_plane_rows(batch, channels), index.reshape(batch, channels, -1)] = \
-        x.reshape(batch, channels, -1)
+    cells = math.prod(x.shape[2:])
+    out[_plane_rows(batch, channels), index.reshape(batch, channels, cells)] = \
+        x.reshape(batch, channels, cells)
     return unbatch(out.reshape((batch, channels) + out_spatial), unbatched)
 
 
@@ -77,9 +80,10 @@ def _max_unpool_backward(op, ndim, grad_output, input, indices, kernel_size, str
                                                   stride, padding, output_size)
     batch, channels = x.shape[:2]
     gy = check_grad_output(op, grad_output, (batch, channels) + out_spatial, unbatched, x)
-    planes = gy.reshape(batch * channels, -1)
-    grad_input = planes[_plane_rows(batch, channels), index.reshape(batch, channels, -1)]
-    return unbatch(grad_input.reshape(x.shape), unbatched)
+    planes = gy.reshape(batch * channels, math.prod(out_spatial))
+    grad_input = planes[_plane_rows(batch, channels),
+                        index.reshape(batch, channels, math.prod(x.shape[2:]))]
+    return unbatch(grad_input.reshape(x.shape).astype(x.dtype, copy=False), unbatched)
 
 
 _DOC = """{ndim}-D max unpooling, as ``torch.nn.functional.{name}``.
