@@ -12,7 +12,9 @@ and what was got.
 
 from __future__ import annotations
 
+import math
 import operator
+import os
 
 import numpy as np
 
@@ -161,6 +163,30 @@ def make_window(op, in_shape, kernel, stride, padding, dilation, ceil_mode=False
         )
     return Window(tuple(in_shape), out_shape, tuple(kernel), tuple(stride),
                   tuple(dilation), tuple(padding))
+
+
+def _memory_bytes():
+    """This machine's physical memory in bytes (2**48 where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2**48
+
+
+MEMORY_BYTES = _memory_bytes()
+
+
+def check_array_size(op, shape, dtype, arguments):
+    """Refuse, before anything is allocated, an array of ``shape`` larger than this machine's memory.
+
+    ``arguments`` names the arguments that set the size, for the message.
+    """
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    if nbytes > MEMORY_BYTES:
+        raise ValueError(
+            f"{op}(): {arguments} would make an array of shape {tuple(shape)} that needs "
+            f"{nbytes:,} bytes, more than this machine's memory ({MEMORY_BYTES:,} bytes)"
+        )
 
 
 def as_float_array(x, op, name):

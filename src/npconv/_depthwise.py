@@ -28,9 +28,19 @@ def _tap_weights(weight, channels, flat):
     return weight.reshape(channels, weight.shape[0] // channels, -1)[:, :, flat.slots]
 
 
+def _plane_bytes(flat, multiplier, itemsize):
+    """Temporaries per plane: its phases, and ``multiplier + 2`` output-sized accumulators."""
+    return (len(flat.residues) * flat.volume + (multiplier + 2) * flat.positions) * itemsize
+
+
+def fits(window, out_channels, channels, dtype, budget, threads):
+    """Whether ``threads`` blocks of one plane each fit in ``budget`` bytes."""
+    plane = _plane_bytes(flat_phases(window), out_channels // channels, np.dtype(dtype).itemsize)
+    return plane * threads <= budget
+
+
 def _blocks(flat, batch, channels, multiplier, itemsize):
-    plane = (len(flat.residues) * flat.volume + (multiplier + 2) * flat.positions) * itemsize
-    return plane_blocks(batch, channels, plane)
+    return plane_blocks(batch, channels, _plane_bytes(flat, multiplier, itemsize))
 
 
 def _packed(flat, x):

@@ -60,7 +60,7 @@ def forward(x, weight, window, groups):
         algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype)
     if algorithm == "im2col":
         return _im2col.forward(x, weight, window, groups)
-    if weight.shape[1] == 1:
+    if algorithm == "depthwise":
         return _depthwise.forward(x, weight, window)
     return _forward_direct(x, weight, window, groups)
 
@@ -96,7 +96,7 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
         algorithm = _window_algorithm(in_channels, weight_shape, window, dtype)
     grad_weight = None if x is None else np.zeros(weight_shape, dtype)
     grad_input = None
-    if algorithm == "im2col" or weight_shape[1] == 1:
+    if algorithm in ("im2col", "depthwise"):
         # The flat-phase algorithms write every cell of the input gradient.
         # (Zeroing a fresh array costs as much as a pass over it.)
         if weight is not None:
@@ -143,18 +143,10 @@ def _exact_forward(x, weight, window, groups):
 
     As in torch, padding cells are zeros that are multiplied like any other
     cell (an infinite weight tap over padding gives NaN), while the cells no
-    window reads are not.  The windows are read from a zero-padded copy of
-    each batch chunk, one small product per kernel offset.
+    window reads are not: ``direct`` over zero-padded copies of its pieces.
     """
-    padded = window.zero_padded()
-    n_batch, channels = x.shape[:2]
-    y = np.empty((n_batch, weight.shape[0]) + window.out_shape, x.dtype)
-    per_sample = (channels * (padded.in_volume + window.out_volume)
-                  + weight.shape[0] * window.out_volume) * x.dtype.itemsize
     with np.errstate(invalid="ignore", over="ignore"):  # deliberate: torch's NaNs and infinities
-        for chunk in batch_chunks(n_batch, per_sample):
-            y[chunk] = _forward_direct(_pad_zeros(x[chunk], window), weight, padded, groups)
-    return y
+        return _forward_direct(x, weight, window, groups, padded=True)
 
 
 def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
@@ -180,16 +172,9 @@ def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
 
 def _exact_weight_gradient(grad_output, window, groups, weight_shape, x):
     """The weight gradient of :func:`_exact_backward`."""
-    n_batch, out_channels = grad_output.shape[:2]
-    in_channels = weight_shape[1] * groups
-    dtype = grad_output.dtype
-    grad_weight = np.zeros(weight_shape, dtype)
-    padded = window.zero_padded()
-    per_sample = (in_channels * padded.in_volume
-                  + (in_channels + out_channels) * window.out_volume) * dtype.itemsize
-    for chunk in batch_chunks(n_batch, per_sample):
-        _backward_direct(grad_output[chunk], None, padded, groups, in_channels,
-                         _pad_zeros(x[chunk], window), None, grad_weight)
+    grad_weight = np.zeros(weight_shape, grad_output.dtype)
+    _backward_direct(grad_output, None, window, groups, weight_shape[1] * groups, x, None,
+                     grad_weight, padded=True)
     return grad_weight
 
 
@@ -201,6 +186,8 @@ def _pad_zeros(x, window):
 def _choose(in_channels, weight_shape, window, dtype):
     """Pick the algorithm: the caller's choice, else by shape, dtype and workspace.
 
+    Returns ``'im2col'``, ``'fft'``, ``'depthwise'`` (``direct`` with one
+    input channel per group: elementwise on flat phases) or ``'direct'``.
     ``auto`` considers ``fft`` for float32 data only (see :func:`_fft_tolerance`).
     A forced ``im2col`` or ``fft`` whose temporaries for one sample do not
     fit the workspace takes ``direct``, the leanest.
@@ -213,17 +200,26 @@ def _choose(in_channels, weight_shape, window, dtype):
                 and _fft.cost(window, in_channels, weight_shape)
                 < _window_cost(chosen, in_channels, weight_shape, window)
                 and _fft.fits(window, in_channels, weight_shape, budget)):
-            chosen = "fft"
+            return "fft"
     if chosen == "fft" and not _fft.fits(window, in_channels, weight_shape, budget):
-        return "direct"
+        chosen = "direct"
     if chosen == "im2col" and _im2col.sample_bytes(window, in_channels, weight_shape[0],
                                                    dtype) > budget:
-        return "direct"
-    return chosen
+        chosen = "direct"
+    return _elementwise_if_fits(chosen, in_channels, weight_shape, window, dtype)
+
+
+def _elementwise_if_fits(algorithm, in_channels, weight_shape, window, dtype):
+    """``'depthwise'`` for a ``direct`` pass with one input channel per group whose planes fit."""
+    if algorithm == "direct" and weight_shape[1] == 1 and _depthwise.fits(
+            window, weight_shape[0], in_channels, dtype, config.get_workspace(),
+            config.get_threads()):
+        return "depthwise"
+    return algorithm
 
 
 def _window_algorithm(in_channels, weight_shape, window, dtype):
-    """``im2col`` or ``direct``: the faster of the two that fits the workspace."""
+    """``im2col`` or ``direct``/``depthwise``: the faster that fits the workspace."""
     # Depthwise (one input channel per group, several groups): an elementwise
     # multiply-add per kernel offset beats copying columns for a matrix
     # product that has nothing to contract.  A single filter (one channel in
@@ -231,7 +227,7 @@ def _window_algorithm(in_channels, weight_shape, window, dtype):
     elementwise = weight_shape[1] == 1 and in_channels > 1
     if elementwise or _im2col.sample_bytes(window, in_channels, weight_shape[0],
                                            dtype) > config.get_workspace():
-        return "direct"
+        return _elementwise_if_fits("direct", in_channels, weight_shape, window, dtype)
     return "im2col"
 
 
@@ -277,28 +273,80 @@ def _apply(matrix, block, groups):
     return result.reshape((n, g * m) + spatial)
 
 
-def _forward_direct(x, weight, window, groups):
+def _pieces(window, n_batch, per_sample):
+    """``(batch slice, band)`` pieces of a direct pass whose temporaries fit the workspace.
+
+    ``per_sample`` is the bytes of one whole sample's temporaries.  Samples go
+    together while they fit; a sample that does not fit alone is cut into
+    bands of output rows along its longest output dimension (``band`` is
+    ``(dim, rows)``, or None for whole samples).
+    """
+    budget = config.get_workspace()
+    if per_sample <= budget:
+        return [(chunk, None) for chunk in batch_chunks(n_batch, per_sample)]
+    dim = max(range(window.ndim), key=lambda d: window.out_shape[d])
+    rows = window.out_shape[dim]
+    per_band = max(1, rows * budget // per_sample)
+    return [(slice(n, n + 1), (dim, slice(r, min(rows, r + per_band))))
+            for n in range(n_batch) for r in range(0, rows, per_band)]
+
+
+def _piece(window, band, inputs, outputs):
+    """The window of a piece, and the parts of input-shaped and output-shaped arrays it covers.
+
+    ``inputs`` and ``outputs`` are arrays (N, C, *spatial) already cut to
+    the piece's samples, or None.
+    """
+    if band is None:
+        return window, inputs, outputs
+    dim, rows = band
+    in_slice, piece = window.band(dim, rows)
+
+    def along(array, sl):
+        return None if array is None else array[_ALL2 + (slice(None),) * dim + (sl,)]
+    return (piece, [along(a, in_slice) for a in inputs], [along(a, rows) for a in outputs])
+
+
+def _forward_direct(x, weight, window, groups, padded=False):
+    """``y`` by one small product per kernel offset; ``padded`` multiplies padding cells too (as torch)."""
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     y = np.zeros((n_batch, out_channels) + window.out_shape, x.dtype)
     per_sample = (channels + out_channels) * window.out_volume * x.dtype.itemsize
-    for chunk in batch_chunks(n_batch, per_sample):
-        x_chunk, y_chunk = x[chunk], y[chunk]
-        for offset, in_sl, out_sl in window.offsets:
+    if padded:
+        per_sample += channels * window.zero_padded().in_volume * x.dtype.itemsize
+    for chunk, band in _pieces(window, n_batch, per_sample):
+        piece, (x_piece,), (y_piece,) = _piece(window, band, [x[chunk]], [y[chunk]])
+        if padded:
+            x_piece, piece = _pad_zeros(x_piece, piece), piece.zero_padded()
+        for offset, in_sl, out_sl in piece.offsets:
             w_j = _offset_matrix(weight, offset, groups)
-            y_chunk[_ALL2 + out_sl] += _apply(w_j, x_chunk[_ALL2 + in_sl], groups)
+            y_piece[_ALL2 + out_sl] += _apply(w_j, x_piece[_ALL2 + in_sl], groups)
     return y
 
 
-def _backward_direct(grad_output, weight, window, groups, channels, x, grad_input, grad_weight):
+def _backward_direct(grad_output, weight, window, groups, channels, x, grad_input, grad_weight,
+                     padded=False):
+    """Add both gradients by one small product per kernel offset.
+
+    ``padded`` (for the weight gradient only) multiplies padding cells of
+    ``x`` too, as torch.
+    """
     n_batch, out_channels = grad_output.shape[:2]
-    per_sample = (2 * channels + out_channels) * window.out_volume * grad_output.dtype.itemsize
-    for chunk in batch_chunks(n_batch, per_sample):
-        for offset, in_sl, out_sl in window.offsets:
-            _backward_direct_offset(grad_output[chunk], weight, groups, offset, in_sl, out_sl,
-                                    None if x is None else x[chunk],
-                                    None if grad_input is None else grad_input[chunk],
-                                    grad_weight)
+    itemsize = grad_output.dtype.itemsize
+    per_sample = (2 * channels + out_channels) * window.out_volume * itemsize
+    if padded:
+        per_sample += channels * window.zero_padded().in_volume * itemsize
+    for chunk, band in _pieces(window, n_batch, per_sample):
+        piece, (x_piece, gi_piece), (gy_piece,) = _piece(
+            window, band, [None if x is None else x[chunk],
+                           None if grad_input is None else grad_input[chunk]],
+            [grad_output[chunk]])
+        if padded:
+            x_piece, piece = _pad_zeros(x_piece, piece), piece.zero_padded()
+        for offset, in_sl, out_sl in piece.offsets:
+            _backward_direct_offset(gy_piece, weight, groups, offset, in_sl, out_sl, x_piece,
+                                    gi_piece, grad_weight)
 
 
 def _backward_direct_offset(grad_output, weight, groups, offset, in_sl, out_sl, x, grad_input,

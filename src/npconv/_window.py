@@ -79,6 +79,28 @@ class Window:
         return Window(in_shape, self.out_shape, self.kernel, self.stride, self.dilation,
                       ((0, 0),) * self.ndim)
 
+    def band(self, dim, rows):
+        """The windows of the output rows ``rows`` (a slice) along ``dim``, over the cells they read.
+
+        Returns ``(in_slice, window)``: the input cells along ``dim`` that those
+        windows read, and their :class:`Window` over ``x[..., in_slice, ...]``
+        (its padding is what the band reads beyond those cells).
+        """
+        size, stride, dilation = self.in_shape[dim], self.stride[dim], self.dilation[dim]
+        span = (self.kernel[dim] - 1) * dilation + 1
+        lo = self.padding[dim][0]
+        count = rows.stop - rows.start
+        start = min(size, max(0, rows.start * stride - lo))
+        stop = max(start, min(size, (rows.stop - 1) * stride - lo + span))
+        band_lo = lo - rows.start * stride + start
+        band_hi = max(0, (count - 1) * stride + span - band_lo - (stop - start))
+
+        def replaced(values, value):
+            return values[:dim] + (value,) + values[dim + 1:]
+        return slice(start, stop), Window(
+            replaced(self.in_shape, stop - start), replaced(self.out_shape, count), self.kernel,
+            self.stride, self.dilation, replaced(self.padding, (band_lo, band_hi)))
+
     @cached_property
     def offsets(self):
         """``(offset, in_slices, out_slices)`` for every kernel offset that reads real cells.
@@ -87,17 +109,29 @@ class Window:
         input cells that the output cells ``y[..., *out_slices]`` read at that
         offset.  Offsets that only ever read padding are left out.
         """
-        per_dim = [
-            [self._dim_slices(dim, j) for j in range(self.kernel[dim])]
-            for dim in range(self.ndim)
-        ]
+        per_dim = []
+        for dim in range(self.ndim):
+            reading = {}
+            for j in self._reading_offsets(dim):
+                pair = self._dim_slices(dim, j)
+                if pair is not None:
+                    reading[j] = pair
+            per_dim.append(reading)
         result = []
-        for offset in itertools.product(*(range(k) for k in self.kernel)):
+        for offset in itertools.product(*(sorted(reading) for reading in per_dim)):
             pairs = [per_dim[dim][j] for dim, j in enumerate(offset)]
-            if any(pair is None for pair in pairs):
-                continue
             result.append((offset, tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)))
         return tuple(result)
+
+    def _reading_offsets(self, dim):
+        """The kernel offsets along ``dim`` that may read a real cell (not more than the input and
+        output extents, however large the kernel)."""
+        size, out = self.in_shape[dim], self.out_shape[dim]
+        stride, dilation, lo = self.stride[dim], self.dilation[dim], self.padding[dim][0]
+        # o*stride + j*dilation - lo in [0, size) for some o in [0, out)
+        first = max(0, _ceil_div(lo - (out - 1) * stride, dilation))
+        last = min(self.kernel[dim] - 1, (size - 1 + lo) // dilation)
+        return range(first, last + 1)
 
     @property
     def disjoint(self):

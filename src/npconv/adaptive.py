@@ -19,9 +19,12 @@ separable: a window is a product of per-dimension ranges.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._args import _as_int
+from ._args import _as_int, check_array_size
+from ._blocks import plane_blocks, run_blocks
 from .conv import check_grad_output, doc_fields, finish, unbatch
 from .pool import check_index_range, check_indices, pool_input, scatter_to_planes
 
@@ -130,25 +133,68 @@ def adaptive_max_forward(x, out_shape):
     return values, indices
 
 
+def _in_plane_blocks(kernel, arrays, shapes, per_cell_bytes):
+    """Run ``kernel(*blocks)`` over blocks of ``(sample, channel)`` planes of ``arrays`` (N, C, ...).
+
+    ``shapes`` are the spatial shapes the planes take on the way (input,
+    partial reductions, output); a block holds ``per_cell_bytes`` of
+    temporaries per cell of the largest of them, inside the workspace.
+    """
+    batch, channels = arrays[0].shape[:2]
+    plane_bytes = per_cell_bytes * max(math.prod(shape) for shape in shapes)
+    run_blocks(lambda block: kernel(*(array[block] for array in arrays)),
+               plane_blocks(batch, channels, plane_bytes))
+
+
+def _stages(in_spatial, out_spatial, order):
+    """The spatial shapes of a dimension-by-dimension pass, visiting dimensions in ``order``."""
+    shape, shapes = list(in_spatial), [tuple(in_spatial)]
+    for dim in order:
+        shape[dim] = out_spatial[dim]
+        shapes.append(tuple(shape))
+    return shapes
+
+
 # --- public functions ---------------------------------------------------------------
 
 def _adaptive_avg_pool(op, ndim, input, output_size):
     x, unbatched = pool_input(op, ndim, input, allow_no_channels=True)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
-    return unbatch(_adaptive_avg(x, out_shape), unbatched)
+    check_array_size(op, x.shape[:2] + out_shape, x.dtype, f"`output_size`={output_size!r}")
+    y = np.empty(x.shape[:2] + out_shape, x.dtype)
+
+    def average(x, y):
+        y[...] = _adaptive_avg(x, out_shape)
+    _in_plane_blocks(average, [x, y], _stages(x.shape[2:], out_shape, range(ndim)),
+                     4 * x.itemsize)
+    return unbatch(y, unbatched)
 
 
 def _adaptive_avg_pool_backward(op, ndim, grad_output, input, output_size):
     x, unbatched = pool_input(op, ndim, input, allow_no_channels=True)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
+    check_array_size(op, x.shape[:2] + out_shape, x.dtype, f"`output_size`={output_size!r}")
     gy = check_grad_output(op, grad_output, x.shape[:2] + out_shape, unbatched, x)
-    return unbatch(_adaptive_avg_adjoint(gy, x.shape[2:]).astype(x.dtype, copy=False), unbatched)
+    grad_input = np.empty(x.shape, x.dtype)
+
+    def spread(gy, grad_input):
+        grad_input[...] = _adaptive_avg_adjoint(gy, x.shape[2:])
+    _in_plane_blocks(spread, [gy, grad_input], _stages(out_shape, x.shape[2:], range(ndim)),
+                     4 * gy.itemsize)
+    return unbatch(grad_input, unbatched)
 
 
 def _adaptive_max_pool(op, ndim, input, output_size, return_indices):
     x, unbatched = pool_input(op, ndim, input)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
-    values, indices = adaptive_max_forward(x, out_shape)
+    check_array_size(op, x.shape[:2] + out_shape, x.dtype, f"`output_size`={output_size!r}")
+    values = np.empty(x.shape[:2] + out_shape, x.dtype)
+    indices = np.empty(values.shape, np.int64)
+
+    def reduce(x, values, indices):
+        values[...], indices[...] = adaptive_max_forward(x, out_shape)
+    _in_plane_blocks(reduce, [x, values, indices],
+                     _stages(x.shape[2:], out_shape, reversed(range(ndim))), 3 * (x.itemsize + 8))
     if return_indices:
         return unbatch(values, unbatched), unbatch(indices, unbatched)
     return unbatch(values, unbatched)
@@ -157,15 +203,20 @@ def _adaptive_max_pool(op, ndim, input, output_size, return_indices):
 def _adaptive_max_pool_backward(op, ndim, grad_output, input, output_size, indices):
     x, unbatched = pool_input(op, ndim, input)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
+    check_array_size(op, x.shape[:2] + out_shape, x.dtype, f"`output_size`={output_size!r}")
     expected = x.shape[:2] + out_shape
     gy = check_grad_output(op, grad_output, expected, unbatched, x)
-    if indices is None:
-        _, indices = adaptive_max_forward(x, out_shape)
-    else:
+    if indices is not None:
         indices = check_indices(op, indices, expected, unbatched)
         check_index_range(op, indices, x.shape[2:])
     grad_input = np.empty(x.shape, x.dtype)
-    scatter_to_planes(gy, indices, grad_input)
+
+    def scatter(x, gy, grad_input, *given):
+        indices = given[0] if given else adaptive_max_forward(x, out_shape)[1]
+        scatter_to_planes(gy, indices, grad_input)
+    given = [] if indices is None else [indices]
+    _in_plane_blocks(scatter, [x, gy, grad_input] + given,
+                     _stages(x.shape[2:], out_shape, reversed(range(ndim))), 3 * (x.itemsize + 8))
     return unbatch(grad_input, unbatched)
 
 

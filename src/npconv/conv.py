@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _engine
-from ._args import (as_float_array, batched_float_array, check_groups, check_ndim,
-                    make_window, normalize_padding, promoted, to_tuple)
+from ._args import (as_float_array, batched_float_array, check_array_size, check_groups,
+                    check_ndim, make_window, normalize_padding, promoted, to_tuple)
 
 SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
@@ -85,7 +85,13 @@ def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, 
     stride = to_tuple(stride, ndim, op, "stride")
     dilation = to_tuple(dilation, ndim, op, "dilation")
     pads = normalize_padding(padding, ndim, op, kernel=kernel, stride=stride, dilation=dilation)
-    return make_window(op, tuple(input_shape[2:]), kernel, stride, pads, dilation), groups
+    check_array_size(op, input_shape, np.float32, f"`{input_name}`")
+    window = make_window(op, tuple(input_shape[2:]), kernel, stride, pads, dilation)
+    check_array_size(op, (input_shape[0], out_channels) + window.out_shape, np.float32,
+                     f"`padding`={padding!r}")
+    check_array_size(op, (input_shape[0], input_shape[1]) + window.zero_padded().in_shape,
+                     np.float32, f"`padding`={padding!r}")
+    return window, groups
 
 
 def _shape_argument(value, lengths, op, name):

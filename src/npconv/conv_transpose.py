@@ -15,9 +15,11 @@ window of the underlying convolution reaches past its last position.
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _engine
-from ._args import (check_groups, make_window, normalize_padding, promoted, to_tuple,
-                    transposed_output_size)
+from ._args import (check_array_size, check_groups, make_window, normalize_padding, promoted,
+                    to_tuple, transposed_output_size)
 from ._window import Window
 from .conv import (add_bias, bias_grad, check_bias, check_grad_output, doc_fields, finish,
                    gradients_as, input_arrays, unbatch)
@@ -64,6 +66,8 @@ def _transpose_window(op, ndim, x_shape, w_shape, stride, padding, output_paddin
             f"size {in_shape}, kernel_size={kernel}, stride={stride}, padding={pads}, "
             f"dilation={dilation}, output_padding={extra}"
         )
+    check_array_size(op, (x_shape[0], w_shape[1] * groups) + out_shape, np.float32,
+                     f"`stride`={stride} and `dilation`={dilation} (with a kernel of {kernel})")
     # The convolution over the output has at least in_shape positions
     # (exactly, unless output_padding >= stride); only the first in_shape of
     # them are the adjoint's.

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import batched_float_array, make_window, normalize_padding, to_tuple
+from ._args import (batched_float_array, check_array_size, make_window, normalize_padding,
+                    to_tuple)
 from ._window import gather, scatter_add
 from .conv import check_grad_output, unbatch
 
@@ -53,7 +54,10 @@ def _unfold_arguments(op, input, kernel_size, dilation, padding, stride):
     x, unbatched = batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
                             f"(C, *spatial) unbatched or (N, C, *spatial) with {ndim} spatial "
                             f"dimensions (a tuple kernel_size sets another number)")
-    return x, unbatched, _window(op, ndim, x.shape[2:], kernel_size, dilation, padding, stride)
+    window = _window(op, ndim, x.shape[2:], kernel_size, dilation, padding, stride)
+    check_array_size(op, (x.shape[0], x.shape[1] * window.kernel_volume, window.out_volume),
+                     x.dtype, f"`kernel_size`={kernel_size!r} and `padding`={padding!r}")
+    return x, unbatched, window
 
 
 def _fold_arguments(op, input, output_size, kernel_size, dilation, padding, stride):
@@ -63,6 +67,8 @@ def _fold_arguments(op, input, output_size, kernel_size, dilation, padding, stri
                                "(C * prod(kernel_size), L) unbatched or (N, C * prod(kernel_size), L)")
     size = to_tuple(output_size, ndim, op, "output_size")
     window = _window(op, ndim, size, kernel_size, dilation, padding, stride)
+    check_array_size(op, (cols.shape[0], max(1, cols.shape[1] // window.kernel_volume)) + size,
+                     cols.dtype, f"`output_size`={output_size!r}")
     _check_columns(op, cols, window, "input")
     return cols, unbatched, window
 

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from ._args import _as_int, normalize_padding, to_tuple, transposed_output_size
+from ._args import (_as_int, check_array_size, normalize_padding, to_tuple,
+                    transposed_output_size)
 from .conv import check_grad_output, doc_fields, finish, unbatch
 from .pool import check_index_range, check_indices, pool_input
 
@@ -54,6 +55,9 @@ def _arguments(op, ndim, input, indices, kernel_size, stride, padding, output_si
     index = check_indices(op, indices, x.shape, unbatched)
     out_spatial = unpool_output_shape(op, ndim, x.shape[2:], kernel_size, stride, padding,
                                       output_size)
+    check_array_size(op, x.shape[:2] + out_spatial, x.dtype,
+                     f"`kernel_size`={kernel_size!r}, `stride`={stride!r} and "
+                     f"`output_size`={output_size!r}")
     check_index_range(op, index, out_spatial)
     return x, index, unbatched, out_spatial
 
