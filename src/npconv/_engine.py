@@ -118,16 +118,26 @@ def all_finite(array):
     """Whether ``array`` holds finite numbers only, without an array-sized temporary.
 
     A finite sum has no infinite or NaN term; only a sum that overflowed or
-    holds one is checked again, element by element, in blocks.
+    holds one is checked again, cell by cell, in blocks of at most
+    :data:`FINITE_BLOCK` cells.
     """
     with np.errstate(invalid="ignore", over="ignore"):
         if np.isfinite(np.sum(array)):
             return True
-    flat = array.reshape(-1) if array.flags.c_contiguous else None
-    if flat is None:
+    return _finite_in_blocks(array)
+
+
+FINITE_BLOCK = 1 << 18
+
+
+def _finite_in_blocks(array):
+    if array.size <= FINITE_BLOCK or array.ndim == 1:
         return bool(np.isfinite(array).all())
-    step = 1 << 20
-    return all(np.isfinite(flat[start:start + step]).all() for start in range(0, flat.size, step))
+    if len(array) == 1:
+        return _finite_in_blocks(array[0])
+    rows = max(1, FINITE_BLOCK * len(array) // array.size)
+    return all(_finite_in_blocks(array[start:start + rows])
+               for start in range(0, len(array), rows))
 
 
 def _fft_tolerance():
