@@ -264,3 +264,89 @@ def test_losses_match_torch(reduction):
         tloss.backward(torch.tensor(gy) if reduction == "none" else None)
         assert_close(np.asarray(ours(logits, y)), tloss.detach().numpy(), np.float64, "loss")
         assert_close(ours.backward(gy), tx.grad.numpy(), np.float64, "gradient")
+
+
+# --- reliability --------------------------------------------------------------------------
+
+def test_cross_entropy_with_every_target_ignored_has_zero_gradients_as_torch():
+    torch = _torch()
+    logits = RNG(7).standard_normal((3, 4))
+    target = np.full(3, -100)
+    loss = nn.CrossEntropyLoss()
+    value = loss(logits, target)
+    tx = torch.tensor(logits, requires_grad=True)
+    tvalue = torch.nn.CrossEntropyLoss()(tx, torch.tensor(target))
+    tvalue.backward()
+    assert np.isnan(value) and torch.isnan(tvalue)
+    np.testing.assert_array_equal(loss.backward(), tx.grad.numpy())
+    assert not loss.backward().any()
+
+
+def test_relu_keeps_nan_as_torch():
+    torch = _torch()
+    x = np.array([np.nan, -1.0, 0.0, 2.0])
+    relu = nn.ReLU()
+    y = relu(x)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.relu(tx)
+    ty.backward(torch.ones(4, dtype=torch.float64))
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(relu.backward(np.ones(4)), tx.grad.numpy())
+
+
+def test_batch_norm_refuses_to_train_on_one_value_per_channel():
+    with pytest.raises(ValueError, match=r"more than one value per channel, got input of shape \(1, 3, 1, 1\)"):
+        nn.BatchNorm2d(3)(np.zeros((1, 3, 1, 1), np.float32))
+    layer = nn.BatchNorm2d(3)
+    layer.eval()
+    assert layer(np.zeros((1, 3, 1, 1), np.float32)).shape == (1, 3, 1, 1)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda p: nn.Adam(p, betas=(0.9, 1.0)), r"`betas\[1\]` must be a finite number in \[0.0, 1.0\), got 1.0"),
+    (lambda p: nn.Adam(p, betas=(-0.1, 0.9)), r"`betas\[0\]`"),
+    (lambda p: nn.AdamW(p, eps=-1e-8), r"AdamW\(\): `eps` must be a finite number >= 0.0"),
+    (lambda p: nn.Adam(p, weight_decay=-1), r"`weight_decay`"),
+    (lambda p: nn.SGD(p, lr=0.1, momentum=-0.5), r"SGD\(\): `momentum`"),
+    (lambda p: nn.SGD(p, lr=0.1, weight_decay=-0.5), r"SGD\(\): `weight_decay`"),
+    (lambda p: nn.SGD(p, lr=float("inf")), r"`lr` must be a finite number >= 0.0, got inf"),
+    (lambda p: nn.Adam(p, lr=float("nan")), r"`lr` must be a finite number >= 0.0, got nan"),
+    (lambda p: nn.Adam(p, betas=0.9), r"`betas` must be a pair of numbers"),
+])
+def test_invalid_optimiser_hyper_parameters_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make([nn.Parameter(np.zeros(2))])
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.Conv2d(2, 3, 3, rng=RNG(0)), lambda: nn.Linear(4, 3, rng=RNG(0)), nn.ReLU,
+    lambda: nn.Sequential(nn.Conv2d(2, 2, 3, padding=1, rng=RNG(0)), nn.ReLU(), nn.Flatten()),
+])
+def test_backward_answers_exactly_one_forward(make):
+    layer = make()
+    x = RNG(1).standard_normal((2, 2, 4, 4) if not isinstance(layer, nn.Linear) else (2, 4))
+    x = x.astype(np.float32)
+    with pytest.raises(RuntimeError, match=r"backward\(\) answers one forward\(\) call"):
+        layer.backward(np.ones((2, 3), np.float32))
+    y = layer(x)
+    with pytest.raises(ValueError, match=r"`grad_output` must have the shape of the forward output"):
+        layer.backward(np.ones(y.shape[:-1] + (y.shape[-1] + 1,), np.float32))
+    layer.backward(np.ones_like(y))
+    grads = [p.grad.copy() for p in layer.parameters()]
+    with pytest.raises(RuntimeError, match=r"call forward\(\) first"):
+        layer.backward(np.ones_like(y))
+    for p, g in zip(layer.parameters(), grads):  # not added twice
+        np.testing.assert_array_equal(p.grad, g)
+
+
+def test_a_loss_backward_before_forward_is_a_clear_error():
+    for loss in (nn.CrossEntropyLoss(), nn.MSELoss()):
+        with pytest.raises(RuntimeError, match=r"backward\(\) needs a forward call first"):
+            loss.backward()
+
+
+def test_layers_validate_the_kernel_size():
+    with pytest.raises(ValueError, match=r"Conv2d\(\): `kernel_size` must be positive, got 0"):
+        nn.Conv2d(1, 2, 0)
+    with pytest.raises(ValueError, match=r"`kernel_size` must be an int or a tuple of 2 ints"):
+        nn.Conv2d(1, 2, (3, 3, 3))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import adaptive, conv, conv_transpose, pool
-from .._args import _as_int
+from .._args import _as_int, to_tuple
 from . import init
 from .module import Module, Parameter
 
@@ -39,7 +39,7 @@ class _Convolution(Module):
         super().__init__()
         name = type(self).__name__
         _check_channels(name, in_channels, out_channels, options["groups"])
-        kernel = (kernel_size,) * self.ndim if isinstance(kernel_size, int) else tuple(kernel_size)
+        kernel = to_tuple(kernel_size, self.ndim, name, "kernel_size")
         self.options = options
         rng = init.default_rng(rng)
         if self.transposed:
@@ -201,14 +201,14 @@ class AdaptiveAvgPool2d(_Pool2d):
 
 
 class ReLU(Module):
-    """``max(x, 0)``; the gradient at 0 is 0, as torch."""
+    """``max(x, 0)``; NaN stays NaN; the gradient is 0 where ``x <= 0`` (so it passes at NaN), as torch."""
 
     def forward(self, x):
-        self._positive = x > 0
-        return np.where(self._positive, x, 0).astype(x.dtype, copy=False)
+        self._passes = ~(x <= 0)  # x > 0, or NaN
+        return np.where(self._passes, x, 0).astype(x.dtype, copy=False)
 
     def backward(self, grad_output):
-        return grad_output * self._positive
+        return grad_output * self._passes
 
 
 class LeakyReLU(Module):
@@ -319,6 +319,9 @@ class BatchNorm2d(Module):
             raise ValueError(f"BatchNorm2d(): `input` must have shape (N, {self.num_features}, H, W), "
                              f"got {x.shape}")
         axes = (0, 2, 3)
+        if self.training and x.size // max(1, x.shape[1]) <= 1:
+            raise ValueError(f"BatchNorm2d(): training needs more than one value per channel, "
+                             f"got input of shape {x.shape}")
         self._batch_stats = self.training or not self.track_running_stats
         if self._batch_stats:
             mean = x.mean(axis=axes)

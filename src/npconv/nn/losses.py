@@ -12,6 +12,11 @@ def _check_reduction(name, reduction):
         raise ValueError(f"{name}(): `reduction` must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def _check_forward_done(loss, attribute):
+    if not hasattr(loss, attribute):
+        raise RuntimeError(f"{type(loss).__name__}.backward() needs a forward call first")
+
+
 def log_softmax(logits, axis=1):
     """``logits - logsumexp(logits)`` along ``axis``, shifted by the maximum so nothing overflows."""
     shifted = logits - logits.max(axis=axis, keepdims=True)
@@ -62,13 +67,21 @@ class CrossEntropyLoss:
         if self.reduction == "sum":
             self._scale = np.ones((), logits.dtype)
             return losses.sum()
-        self._scale = np.asarray(1 / sample_weight.sum(), logits.dtype)
-        return (losses.sum() * self._scale).astype(logits.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):  # no target counts: NaN, as torch
+            self._scale = np.asarray(1 / sample_weight.sum(), logits.dtype)
+            return (losses.sum() * self._scale).astype(logits.dtype)
 
     def backward(self, grad_output=1.0):
-        """d loss / d input; ``grad_output`` is the loss's own gradient (shaped as the loss)."""
+        """d loss / d input; ``grad_output`` is the loss's own gradient (shaped as the loss).
+
+        Targets that count for nothing (``ignore_index``, zero class weight)
+        get zero gradients, also when no target counts (where the mean loss is NaN, as torch's).
+        """
+        _check_forward_done(self, "_cache")
         log_probs, safe, sample_weight, shape = self._cache
-        scale = (np.asarray(grad_output, log_probs.dtype) * self._scale * sample_weight)
+        with np.errstate(invalid="ignore"):
+            scale = np.asarray(grad_output, log_probs.dtype) * self._scale * sample_weight
+        scale = np.where(sample_weight == 0, 0, scale)
         grad = np.exp(log_probs)  # softmax, minus 1 at each target class
         target = safe[:, None]
         np.put_along_axis(grad, target, np.take_along_axis(grad, target, axis=1) - 1, axis=1)
@@ -99,5 +112,6 @@ class MSELoss:
         return total if self.reduction == "sum" else total / squared.size
 
     def backward(self, grad_output=1.0):
+        _check_forward_done(self, "_difference")
         grad = 2 * self._difference * np.asarray(grad_output, self._difference.dtype)
         return grad / self._difference.size if self.reduction == "mean" else grad

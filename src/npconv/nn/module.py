@@ -4,9 +4,17 @@ A :class:`Module` computes ``forward(x)``, keeps what its backward pass
 needs, and ``backward(grad_output)`` returns the gradient with respect to its
 input while adding its parameters' gradients into ``Parameter.grad`` (so
 gradients accumulate over calls until :meth:`Module.zero_grad`, as torch).
+
+Every ``backward`` answers one ``forward``: called before it, or a second
+time for the same one (which would add the parameters' gradients twice), it
+raises a RuntimeError; a ``grad_output`` whose shape is not that of the
+forward's output is a ValueError.  Subclasses get these checks by defining
+``forward`` and ``backward``; nothing else is needed.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -35,6 +43,13 @@ class Module:
     """
 
     buffers = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls):
+            cls.forward = _recording_forward(vars(cls)["forward"])
+        if "backward" in vars(cls):
+            cls.backward = _checked_backward(vars(cls)["backward"])
 
     def __init__(self):
         self.training = True
@@ -131,6 +146,47 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+def _recording_forward(forward):
+    """``forward``, noting the shape of its output for the one backward that may follow."""
+    @functools.wraps(forward)
+    def recorded(self, x):
+        if self.__dict__.get("_in_forward"):  # a subclass's forward calling its parent's
+            return forward(self, x)
+        self._in_forward = True
+        try:
+            output = forward(self, x)
+        finally:
+            self._in_forward = False
+        self._pending_output_shape = np.shape(output)
+        return output
+    return recorded
+
+
+def _checked_backward(backward):
+    """``backward``, refused without a forward to answer or for a gradient of the wrong shape."""
+    @functools.wraps(backward)
+    def checked(self, grad_output):
+        if self.__dict__.get("_in_backward"):  # a subclass's backward calling its parent's
+            return backward(self, grad_output)
+        name = type(self).__name__
+        shape = self.__dict__.get("_pending_output_shape")
+        if shape is None:
+            raise RuntimeError(
+                f"{name}.backward() answers one forward() call: call forward() first (each "
+                f"backward() adds the parameters' gradients once)")
+        if np.shape(grad_output) != shape:
+            raise ValueError(f"{name}.backward(): `grad_output` must have the shape of the "
+                             f"forward output {shape}, got {np.shape(grad_output)}")
+        self._in_backward = True
+        try:
+            grad_input = backward(self, grad_output)
+        finally:
+            self._in_backward = False
+        self._pending_output_shape = None
+        return grad_input
+    return checked
 
 
 def read_npz(path):

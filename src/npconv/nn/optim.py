@@ -6,7 +6,22 @@ place from ``p.grad`` on :meth:`step`, and keeps its state per parameter.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+
+def check_hyperparameter(optimizer, name, value, low=0.0, high=None, high_open=False):
+    """``value`` as a finite float in ``[low, high]`` (``[low, high)`` with ``high_open``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{optimizer}(): `{name}` must be a number, got {value!r}")
+    value = float(value)
+    inside = math.isfinite(value) and value >= low and (
+        high is None or (value < high if high_open else value <= high))
+    if not inside:
+        bound = f">= {low}" if high is None else f"in [{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{optimizer}(): `{name}` must be a finite number {bound}, got {value!r}")
+    return value
 
 
 class Optimizer:
@@ -14,9 +29,7 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}(): got an empty parameter list")
-        if lr < 0:
-            raise ValueError(f"{type(self).__name__}(): `lr` must be >= 0, got {lr}")
-        self.lr = lr
+        self.lr = check_hyperparameter(type(self).__name__, "lr", lr)
 
     def zero_grad(self):
         for p in self.params:
@@ -33,6 +46,9 @@ class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False):
         super().__init__(params, lr)
+        momentum = check_hyperparameter("SGD", "momentum", momentum)
+        dampening = check_hyperparameter("SGD", "dampening", dampening)
+        weight_decay = check_hyperparameter("SGD", "weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD(): Nesterov momentum needs momentum > 0 and zero dampening")
         self.momentum, self.dampening = momentum, dampening
@@ -61,6 +77,13 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False):
         super().__init__(params, lr)
+        name = type(self).__name__
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}(): `betas` must be a pair of numbers, got {betas!r}")
+        betas = tuple(check_hyperparameter(name, f"betas[{i}]", beta, 0.0, 1.0, high_open=True)
+                      for i, beta in enumerate(betas))
+        eps = check_hyperparameter(name, "eps", eps)
+        weight_decay = check_hyperparameter(name, "weight_decay", weight_decay)
         self.betas, self.eps, self.weight_decay, self.amsgrad = betas, eps, weight_decay, amsgrad
         self.steps = 0
         self.exp_avg = [np.zeros_like(p.data) for p in self.params]
