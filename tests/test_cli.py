@@ -131,3 +131,136 @@ def test_plot_needs_matplotlib(tmp_path, capsys, monkeypatch):
                         lambda name, *a: None if name == "matplotlib" else real(name, *a))
     assert main(["train", "--epochs", "1", "--plot", str(tmp_path / "c.png")]) == 2
     assert "--plot needs matplotlib: pip install 'npconv[plot]'" in capsys.readouterr().err
+
+
+# --- hostile input: one line on stderr, exit code 2, never a traceback ---------------------
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    assert main(["train", "--epochs", "1", "--save", str(path)]) == 0
+    return path
+
+
+def one_line_error(argv, capsys):
+    """Run the command; its stderr must be one line, its exit code 2."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_truncated_empty_and_bit_flipped_model_files(saved_model, tmp_path, capsys):
+    content = saved_model.read_bytes()
+    variants = {"empty": b"", "truncated": content[: len(content) // 2]}
+    rng = np.random.default_rng(0)
+    for index in range(12):
+        flipped = bytearray(content)
+        for where in rng.integers(0, len(content), 3):
+            flipped[where] ^= 1 << int(rng.integers(8))
+        variants[f"flipped{index}"] = bytes(flipped)
+    for name, payload in variants.items():
+        path = tmp_path / f"{name}.npz"
+        path.write_bytes(payload)
+        code = main(["predict", "--model", str(path)])
+        err = capsys.readouterr().err
+        assert code in (0, 2) and "Traceback" not in err, (name, err)  # a flip may miss every check
+        assert code == 0 or len(err.strip().splitlines()) == 1, (name, err)
+        if name in ("empty", "truncated"):
+            assert code == 2 and "not a model file" in err
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("meta:shape", "100000,100000,100000", "bad metadata: image shape"),
+    ("meta:shape", "0,0,0", "bad metadata: image shape"),
+    ("meta:shape", "1,8", "missing or bad metadata"),
+    ("meta:classes", "", "bad metadata"),
+    ("meta:normalize", "[1, 2]", "bad metadata"),
+    ("meta:normalize", '{"max_value": 0, "mean": [0], "std": [1]}', "positive max_value"),
+    ("0.weight", np.zeros((16, 1, 3, 3), np.complex64), "must hold real numbers"),
+    ("0.weight", np.full((16, 1, 3, 3), "a"), "must hold real numbers"),
+])
+def test_crafted_model_files(saved_model, tmp_path, capsys, key, value, message):
+    arrays = dict(np.load(saved_model))
+    arrays[key] = np.asarray(value)
+    np.savez(tmp_path / "crafted.npz", **arrays)
+    assert message in one_line_error(["predict", "--model", str(tmp_path / "crafted.npz")], capsys)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--seed", "-1"], "--seed: must be an integer >= 0, got -1"),
+    (["train", "--lr", "inf"], "--lr: must be a finite positive number, got inf"),
+    (["train", "--lr", "nan"], "--lr: must be a finite positive number, got nan"),
+    (["train", "--epochs", "x"], "--epochs: must be a positive integer, got 'x'"),
+    (["bench", "--repeat", "0"], "--repeat: must be a positive integer, got 0"),
+    (["train", "--save", "/no/such/folder/model.npz"], "--save /no/such/folder/model.npz: no such folder"),
+    (["train", "--save", "."], "is a folder, not a file"),
+    (["bench", "--only", "LeNet", "--json", "/no/such/folder/b.json"], "--json /no/such/folder/b.json"),
+])
+def test_bad_options_are_refused_before_any_work(argv, message, capsys):
+    start = time.perf_counter()
+    assert message in one_line_error(argv, capsys)
+    assert time.perf_counter() - start < 5  # before training or timing anything
+
+
+@pytest.mark.parametrize("images,message", [
+    (np.zeros((2, 8, 8), np.complex64), "images must hold real numbers, got dtype complex64"),
+    (np.full((2, 8, 8), "a"), "images must hold real numbers"),
+    (np.full((2, 8, 8), np.nan), "images must be finite"),
+])
+def test_images_that_are_not_real_pixels(saved_model, tmp_path, capsys, images, message):
+    np.save(tmp_path / "images.npy", images)
+    argv = ["predict", "--model", str(saved_model), "--images", str(tmp_path / "images.npy")]
+    assert message in one_line_error(argv, capsys)
+
+
+def test_labels_out_of_range(saved_model, tmp_path, capsys):
+    np.save(tmp_path / "images.npy", np.zeros((2, 8, 8)))
+    np.save(tmp_path / "labels.npy", np.array([0, 11]))
+    argv = ["predict", "--model", str(saved_model), "--images", str(tmp_path / "images.npy"),
+            "--labels", str(tmp_path / "labels.npy")]
+    assert "labels must be 2 integers in [0, 10)" in one_line_error(argv, capsys)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda arrays: arrays["train"][1].__setitem__(0, 12), "train label 12 is not a class index in [0, 10)"),
+    (lambda arrays: arrays.update(train=(arrays["train"][0][:0], arrays["train"][1][:0])),
+     "the train split has no images"),
+])
+def test_data_sets_with_bad_labels_or_no_images(tmp_path, capsys, change, message):
+    from test_data import write_idx
+    arrays = write_mnist(tmp_path, train=6, test=4)
+    change(arrays)
+    for split, (images, labels) in arrays.items():
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte", images, False)
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte", labels, False)
+    argv = ["train", "--dataset", "mnist", "--data", str(tmp_path), "--epochs", "1"]
+    assert message in one_line_error(argv, capsys)
+
+
+def test_predict_reads_images_scaled_to_unit_range_and_says_so(saved_model, tmp_path, capsys):
+    digits = data.load_digits()
+    raw = digits.x_test[:40, 0]
+    np.save(tmp_path / "raw.npy", raw)
+    np.save(tmp_path / "unit.npy", raw / 16.0)
+    assert main(["predict", "--model", str(saved_model), "--images", str(tmp_path / "raw.npy")]) == 0
+    from_raw = capsys.readouterr().out
+    assert main(["predict", "--model", str(saved_model), "--images", str(tmp_path / "unit.npy")]) == 0
+    from_unit = capsys.readouterr().out
+    assert "--scale auto: no pixel" in from_unit and "multiplied by 16" in from_unit
+    assert from_unit.splitlines()[-1] == from_raw.splitlines()[-1]  # the same predictions
+    assert main(["predict", "--model", str(saved_model), "--images", str(tmp_path / "unit.npy"),
+                 "--scale", "raw"]) == 0
+    assert "--scale auto" not in capsys.readouterr().out
+
+
+def test_bench_reports_the_blas_threads_it_runs_with(capsys):
+    from npconv.bench import blas_threads
+    found = blas_threads()
+    assert main(["bench", "--only", "LeNet", "--repeat", "1", "--no-torch", "--no-textbook"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    if found is None:
+        assert "BLAS threads unknown" in header
+    else:
+        assert f"{found[1]} BLAS threads ({found[0]})" in header and found[1] >= 1

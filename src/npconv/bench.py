@@ -379,8 +379,44 @@ HEADER = (f"{'case':<22} {'fwd ms':>8} {'f+b ms':>8} {'GFLOP/s':>7} {'%mm':>6} "
           f"{'peak MiB':>8}")
 
 
-def add_arguments(parser):
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per case (median)")
+#: Thread-count getters of the BLAS libraries NumPy may be linked with, by symbol name.
+_BLAS_THREAD_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+                        "openblas_get_num_threads64_", "openblas_get_num_threads",
+                        "MKL_Get_Max_Threads", "bli_thread_get_num_threads")
+
+
+def blas_threads():
+    """``(library file, threads)`` of the BLAS that NumPy runs its products on, asked of the
+    library itself, or None where it cannot be found (not on Linux, an unknown BLAS)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "blas" in line.lower()
+                     or "mkl" in line.lower()}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for symbol in _BLAS_THREAD_GETTERS:
+            getter = getattr(library, symbol, None)
+            if getter is not None:
+                getter.restype = ctypes.c_int
+                return os.path.basename(path), int(getter())
+    return None
+
+
+def _blas_description():
+    found = blas_threads()
+    return "BLAS threads unknown" if found is None else f"{found[1]} BLAS threads ({found[0]})"
+
+
+def add_arguments(parser, positive_int=int):
+    parser.add_argument("--repeat", type=positive_int, default=5,
+                        help="timed runs per case (median)")
     parser.add_argument("--only", metavar="TEXT", help="cases whose name contains TEXT")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument("--no-textbook", action="store_true", help="skip the textbook baseline")
@@ -401,16 +437,15 @@ def run_command(args):
     threads = npconv.get_threads()
     if args.algorithms:
         print(f"npconv bench --algorithms: forward+backward ms, float32, {threads} threads, "
-              f"median of {args.repeat} alternating rounds")
+              f"{_blas_description()}, median of {args.repeat} alternating rounds")
         print(f"{'case':<22} {'im2col':>8} {'direct':>8} {'fft':>8} {'auto':>8}  fastest")
         results = algorithm_times(cases, args.repeat, report=lambda line: print(line, flush=True))
         if args.json:
             with open(args.json, "w") as file:
                 json.dump(results, file, indent=1)
         return 0
-    print(f"npconv bench: {len(cases)} cases, float32, {threads} threads "
-          f"(OPENBLAS/OMP threads: {os.environ.get('OMP_NUM_THREADS', 'default')}), "
-          f"median of {args.repeat}")
+    print(f"npconv bench: {len(cases)} cases, float32, {threads} npconv threads, "
+          f"{_blas_description()}, median of {args.repeat}")
     print(HEADER)
     results = run(cases, args.repeat, threads, torch, not args.no_textbook,
                   report=lambda line: print(line, flush=True))
@@ -420,9 +455,7 @@ def run_command(args):
     if args.json:
         with open(args.json, "w") as file:
             json.dump(results, file, indent=1)
-    if args.plot:
-        from .cli import _require_matplotlib
-        _require_matplotlib()
+    if args.plot:  # the command has checked that matplotlib is there
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt

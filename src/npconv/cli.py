@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
+import os
 import pathlib
 import sys
 import time
@@ -21,31 +23,67 @@ class CommandError(Exception):
     """A user error: printed as ``npconv: error: ...``, exit code 2."""
 
 
-def _positive_int(text):
-    value = int(text)
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error on one line (and exit code 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def positive_int(text):
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
-def _positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
     return value
 
 
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite positive number, got {text}")
+    return value
+
+
+def writable_path(path, option):
+    """Refuse, before any work, an output path that cannot be written."""
+    target = pathlib.Path(path)
+    folder = target.parent if str(target.parent) else pathlib.Path(".")
+    if target.is_dir():
+        raise CommandError(f"{option} {path}: is a folder, not a file")
+    if not folder.is_dir():
+        raise CommandError(f"{option} {path}: no such folder {folder}")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CommandError(f"{option} {path}: not writable")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="npconv", description=(
+    parser = _Parser(prog="npconv", description=(
         "Pure-NumPy convolutional networks: train, predict and check."))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a small CNN (default: the embedded 8x8 digits)")
     _data_arguments(train)
-    train.add_argument("--epochs", type=_positive_int, default=15)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--epochs", type=positive_int, default=15)
+    train.add_argument("--batch-size", type=positive_int, default=32)
     train.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam learning rate")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     train.add_argument("--plot", metavar="CURVES.png", help="plot loss and accuracy (needs matplotlib)")
 
@@ -55,12 +93,16 @@ def _parser():
     predict.add_argument("--images", metavar="IMAGES.npy",
                          help="raw images (N, H, W) or (N, C, H, W) instead of the test split")
     predict.add_argument("--labels", metavar="LABELS.npy", help="labels for --images")
+    predict.add_argument("--scale", choices=("auto", "raw", "unit"), default="auto", help=(
+        "pixel range of --images: 'raw' as the training data (0..255, or 0..16 for the "
+        "digits), 'unit' scaled to [0, 1]; 'auto' (default) takes 'unit' when no pixel "
+        "exceeds 1 and says so"))
 
     check = commands.add_parser("check", help="gradient checks and, with torch, a parity sweep")
-    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--seed", type=_seed, default=0)
 
     bench_parser = commands.add_parser("bench", help="time npconv against PyTorch and a textbook baseline")
-    bench.add_arguments(bench_parser)
+    bench.add_arguments(bench_parser, positive_int)
     return parser
 
 
@@ -97,9 +139,12 @@ class _ProgressBar:
 
 
 def _train(args):
-    dataset = _load(args.dataset, args.data)
+    if args.save:
+        writable_path(args.save, "--save")
     if args.plot:
         _require_matplotlib()
+        writable_path(args.plot, "--plot")
+    dataset = _load(args.dataset, args.data)
     channels, height, width = dataset.x_train.shape[1:]
     print(f"npconv train: {args.dataset}, {len(dataset.x_train)} train / {len(dataset.x_test)} test "
           f"images of {channels}x{height}x{width}, {len(dataset.classes)} classes; "
@@ -153,6 +198,10 @@ def _plot(history, path):
     plt.close(figure)
 
 
+#: The largest image side and class count a saved model may declare.
+MODEL_LIMITS = dict(side=4096, channels=64, classes=10000)
+
+
 def _load_model(path):
     if not pathlib.Path(path).is_file():
         raise CommandError(f"{path}: no such model file")
@@ -167,6 +216,16 @@ def _load_model(path):
     except (KeyError, ValueError) as exc:
         raise CommandError(f"{path}: not a model saved by `npconv train` "
                            f"(missing or bad metadata: {exc})") from None
+    if not (1 <= channels <= MODEL_LIMITS["channels"] and 4 <= height <= MODEL_LIMITS["side"]
+            and 4 <= width <= MODEL_LIMITS["side"]):
+        raise CommandError(f"{path}: bad metadata: image shape {channels}x{height}x{width} "
+                           f"(channels 1..{MODEL_LIMITS['channels']}, sides "
+                           f"4..{MODEL_LIMITS['side']})")
+    if not 1 <= len(classes) <= MODEL_LIMITS["classes"] or "" in classes:
+        raise CommandError(f"{path}: bad metadata: {len(classes)} class names {classes[:3]}...")
+    if normalize.mean.shape != (channels,):
+        raise CommandError(f"{path}: bad metadata: normalisation for {normalize.mean.size} "
+                           f"channels, the images have {channels}")
     model = training.build_model(channels, height, width, len(classes), np.random.default_rng(0))
     try:
         model.load_state_dict(state)
@@ -175,12 +234,31 @@ def _load_model(path):
     return model, normalize, (channels, height, width), classes, metadata
 
 
+def _read_images(path, normalize, scale):
+    """Images from a ``.npy`` file, in the training data's pixel range (see ``--scale``)."""
+    images = _load_npy(path, "images")
+    if images.dtype.kind not in "biuf":
+        raise CommandError(f"{path}: images must hold real numbers, got dtype {images.dtype}")
+    if images.ndim == 3:
+        images = images[:, None]
+    if images.size and not np.isfinite(images).all():
+        raise CommandError(f"{path}: images must be finite, found NaN or infinity")
+    brightest = float(images.max(initial=0))
+    if scale == "auto":
+        scale = "unit" if brightest <= 1 < normalize.max_value else "raw"
+        if scale == "unit":
+            print(f"--scale auto: no pixel of {path} exceeds 1 (max {brightest:g}), so the "
+                  f"images are read as scaled to [0, 1] and multiplied by {normalize.max_value:g}, "
+                  f"the training data's range; use --scale raw to read them as they are")
+    if scale == "unit":
+        images = images * normalize.max_value
+    return images
+
+
 def _predict(args):
     model, normalize, shape, classes, metadata = _load_model(args.model)
     if args.images:
-        images = _load_npy(args.images, "images")
-        if images.ndim == 3:
-            images = images[:, None]
+        images = _read_images(args.images, normalize, args.scale)
         labels = None if args.labels is None else _load_npy(args.labels, "labels")
         source = args.images
     else:
@@ -246,10 +324,22 @@ def _check(args):
     return 1 if failed else 0
 
 
+def _bench(args):
+    if args.json:
+        writable_path(args.json, "--json")
+    if args.plot:
+        _require_matplotlib()
+        writable_path(args.plot, "--plot")
+    return bench.run_command(args)
+
+
 def main(argv=None):
     parser = _parser()
-    args = parser.parse_args(argv)
-    commands = {"train": _train, "predict": _predict, "check": _check, "bench": bench.run_command}
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, already printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    commands = {"train": _train, "predict": _predict, "check": _check, "bench": _bench}
     try:
         return commands[args.command](args)
     except (CommandError, data.DataError) as exc:

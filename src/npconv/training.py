@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import numpy as np
@@ -44,8 +45,19 @@ class Normalizer:
 
     @classmethod
     def from_json(cls, text):
-        fields = json.loads(text)
-        return cls(fields["max_value"], fields["mean"], fields["std"])
+        """The normaliser written by :meth:`to_json`; ValueError for anything else."""
+        try:
+            fields = json.loads(text)
+            normalizer = cls(fields["max_value"], fields["mean"], fields["std"])
+        except (TypeError, KeyError, IndexError, json.JSONDecodeError) as exc:
+            raise ValueError(f"normalisation {text!r}: {type(exc).__name__}: {exc}") from None
+        if not (math.isfinite(normalizer.max_value) and normalizer.max_value > 0
+                and normalizer.mean.ndim == 1 and normalizer.mean.shape == normalizer.std.shape
+                and np.isfinite(normalizer.mean).all() and (normalizer.std > 0).all()
+                and np.isfinite(normalizer.std).all()):
+            raise ValueError(f"normalisation {text!r}: needs a positive max_value, and one "
+                             f"finite mean and positive std per channel")
+        return normalizer
 
 
 def predict(model, images, normalize, batch_size=256):

@@ -149,5 +149,19 @@ def load(dataset="digits", folder=None):
     if folder is None:
         raise DataError(f"the {dataset} dataset needs a data folder (--data DIR)")
     if dataset == "cifar10":
-        return load_cifar10(folder)
-    return load_mnist(folder, FASHION_CLASSES if dataset == "fashion-mnist" else MNIST_CLASSES)
+        return checked(load_cifar10(folder), folder)
+    return checked(load_mnist(folder, FASHION_CLASSES if dataset == "fashion-mnist"
+                              else MNIST_CLASSES), folder)
+
+
+def checked(dataset, source):
+    """``dataset``, refused (DataError) with an empty split or a label outside the classes."""
+    for split, images, labels in (("train", dataset.x_train, dataset.y_train),
+                                  ("test", dataset.x_test, dataset.y_test)):
+        if len(images) == 0:
+            raise DataError(f"{source}: the {split} split has no images")
+        outside = (labels < 0) | (labels >= len(dataset.classes))
+        if outside.any():
+            raise DataError(f"{source}: {split} label {labels[outside][0]} is not a class "
+                            f"index in [0, {len(dataset.classes)})")
+    return dataset

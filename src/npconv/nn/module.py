@@ -125,6 +125,10 @@ class Module:
             if value.shape != current.shape:
                 raise ValueError(f"load_state_dict(): `{name}` must have shape {current.shape}, "
                                  f"got {value.shape}")
+            allowed = "iu" if current.dtype.kind in "iu" else "biuf"  # counters stay integers
+            if value.dtype.kind not in allowed:
+                raise ValueError(f"load_state_dict(): `{name}` must hold real numbers for a "
+                                 f"{current.dtype} array, got dtype {value.dtype}")
             setattr(owner, attribute, value.astype(current.dtype, copy=True))
 
     def save(self, path, **metadata):
@@ -196,8 +200,9 @@ def read_npz(path):
             arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a model file written by npconv ({exc})") from None
+    except Exception as exc:  # any failure to parse (truncated, corrupt, crafted) is a bad file
+        raise ValueError(f"{path}: not a model file written by npconv "
+                         f"({type(exc).__name__}: {exc})") from None
     state = {k: v for k, v in arrays.items() if not k.startswith("meta:")}
     metadata = {k[5:]: str(v) for k, v in arrays.items() if k.startswith("meta:")}
     return state, metadata
