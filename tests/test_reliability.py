@@ -306,3 +306,18 @@ def test_release_scratch_frees_what_every_thread_keeps():
     assert 0 < kept_bytes() <= npconv.get_workspace()
     npconv.release_scratch()
     assert kept_bytes() == 0
+
+
+def test_a_strided_input_to_a_1x1_convolution_is_copied_a_chunk_at_a_time():
+    x = np.random.default_rng(8).standard_normal((16, 64, 28, 28)).astype(np.float32)[..., ::-1]
+    w = np.random.default_rng(9).standard_normal((32, 64, 1, 1)).astype(np.float32)
+    gy = np.ones((16, 32, 28, 28), np.float32)[..., ::-1]
+    expected = npconv.conv2d(np.ascontiguousarray(x), w)
+    budget = 1 << 20
+    assert x.nbytes > 2 * budget
+    with npconv.workspace(budget), npconv.conv_algorithm("im2col"):
+        y, peak = traced_peak(lambda: npconv.conv2d(x, w))
+        grads, peak_backward = traced_peak(lambda: npconv.conv2d_backward(gy, x, w))
+    assert peak - y.nbytes <= budget + ITERATOR_BUFFERS
+    assert peak_backward - grads[0].nbytes - grads[1].nbytes <= budget + ITERATOR_BUFFERS
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)

@@ -215,8 +215,10 @@ def forward(x, weight, window, groups):
     w_mat = weight.reshape(groups, out_channels // groups, -1)
     flat = flat_phases(window)
     if flat.identity:  # 1x1, unit stride, no padding: the input is its own column matrix
-        y = np.matmul(w_mat, _pointwise(x, groups))
-        return y.reshape((n_batch, out_channels) + window.out_shape)
+        y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
+        for chunk in _pointwise_chunks(n_batch, 0, [x]):
+            np.matmul(w_mat, _pointwise(x[chunk], groups), out=_pointwise(y[chunk], groups))
+        return y
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
     chunks, buffers = _chunked(_InputColumns, flat, n_batch, channels, out_channels, x.dtype)
     for chunk in chunks:
@@ -265,15 +267,26 @@ def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad
             buffers.scatter(cols, grad_input[chunk])
 
 
+def _pointwise_chunks(n_batch, product_bytes, arrays):
+    """Batch chunks of the 1x1 path: a chunk's copies of the ``arrays`` that are not C-contiguous
+    (their reshape into matrices copies) and ``product_bytes`` per sample fit the workspace."""
+    copies = sum(a[0].nbytes for a in arrays if a is not None and not a.flags.c_contiguous)
+    return batch_chunks(n_batch, copies + product_bytes)
+
+
 def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight):
     """1x1, unit stride, no padding: both gradients are batched matrix products."""
-    gy = _pointwise(grad_output, groups)
-    if grad_input is not None:
-        w_mat = weight.reshape(groups, gy.shape[2], -1)
-        np.matmul(w_mat.transpose(0, 2, 1), gy, out=_pointwise(grad_input, groups))
-    if grad_weight is not None:
-        products = inner_products(gy, _pointwise(x, groups))
-        grad_weight += products.sum(axis=0).reshape(grad_weight.shape)
+    n_batch, out_channels = grad_output.shape[:2]
+    channels = (x if x is not None else grad_input).shape[1]
+    product_bytes = 0 if grad_weight is None else out_channels * channels * grad_output.itemsize
+    for chunk in _pointwise_chunks(n_batch, product_bytes, [grad_output, x]):
+        gy = _pointwise(grad_output[chunk], groups)
+        if grad_input is not None:
+            w_mat = weight.reshape(groups, gy.shape[2], -1)
+            np.matmul(w_mat.transpose(0, 2, 1), gy, out=_pointwise(grad_input[chunk], groups))
+        if grad_weight is not None:
+            products = inner_products(gy, _pointwise(x[chunk], groups))
+            grad_weight += products.sum(axis=0).reshape(grad_weight.shape)
 
 
 # --- gradient columns ----------------------------------------------------------
