@@ -50,25 +50,30 @@ def same_values(actual, expected, what):
 
 
 @pytest.mark.parametrize("algorithm", ("auto",) + ALGORITHMS)
-@pytest.mark.parametrize("seed", range(12))
-def test_convolution_infinities_and_nans_follow_torch(algorithm, seed):
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("prefix", ["conv", "conv_transpose"])
+def test_convolution_infinities_and_nans_follow_torch(algorithm, seed, prefix):
     rng = np.random.default_rng(seed)
-    for _ in range(10):
+    for _ in range(20):
         c = random_config(rng)
         arguments = dict(stride=c["stride"], padding=c["padding"], dilation=c["dilation"],
                          groups=c["groups"])
         x = rng.standard_normal((2, c["c_in"]) + c["spatial"])
         w = rng.standard_normal((c["c_out"], c["c_in"] // c["groups"]) + c["kernel"])
+        if prefix == "conv_transpose":
+            w = rng.standard_normal((c["c_in"], c["c_out"] // c["groups"]) + c["kernel"])
+            arguments["padding"] = tuple(min(p, (k - 1) * d) for p, k, d in
+                                         zip(c["padding"], c["kernel"], c["dilation"]))
         spoiled = rng.integers(3)  # which of x, w, grad_output holds the non-finite cells
         if spoiled == 0:
             x = spoil(rng, x, 2)
         elif spoiled == 1:
             w = spoil(rng, w, 2)
-        conv, conv_backward = (getattr(npconv, f"conv{c['ndim']}d"),
-                               getattr(npconv, f"conv{c['ndim']}d_backward"))
+        name = f"{prefix}{c['ndim']}d"
+        conv, conv_backward = getattr(npconv, name), getattr(npconv, f"{name}_backward")
         xt = torch.tensor(x, requires_grad=True)
         wt = torch.tensor(w, requires_grad=True)
-        yt = getattr(F, f"conv{c['ndim']}d")(xt, wt, **arguments)
+        yt = getattr(F, name)(xt, wt, **arguments)
         gy = rng.standard_normal(tuple(yt.shape))
         if spoiled == 2:
             gy = spoil(rng, gy, 2)
@@ -111,3 +116,20 @@ def test_an_infinite_weight_tap_that_reads_only_padding_gives_nan(algorithm):
     expected = F.conv2d(torch.tensor(x), torch.tensor(w), padding=2, stride=3).numpy()
     same_values(y, expected, "forward")
     assert np.isnan(y[0, 0, 0, 0])
+
+
+def test_auto_with_the_transform_keeps_a_nan_where_torch_does():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 1, 64, 64)).astype(np.float32)
+    w = rng.standard_normal((1, 1, 15, 15)).astype(np.float32)
+    x[0, 0, 10, 10] = np.nan
+    gy = rng.standard_normal((2, 1, 64, 64)).astype(np.float32)
+    gy[1, 0, 0, 0] = np.inf
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    yt = F.conv2d(xt, wt, padding=7)
+    yt.backward(torch.tensor(gy))
+    y = npconv.conv2d(x, w, padding=7)
+    gx, gw, _ = npconv.conv2d_backward(gy, x, w, padding=7)
+    for got, expected in [(y, yt.detach()), (gx, xt.grad), (gw, wt.grad)]:
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected.numpy()))
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-3, equal_nan=True)

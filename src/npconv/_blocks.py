@@ -12,6 +12,8 @@ import concurrent.futures
 import os
 import threading
 
+import numpy as np
+
 from . import config
 
 BLOCK_BYTES = 4 << 20
@@ -99,9 +101,11 @@ def run_blocks(kernel, blocks):
     workers = min(config.get_threads(), len(blocks), MAX_WORKERS)
     if workers <= 1:
         return [kernel(block) for block in blocks]
+    errors = np.geterr()  # the caller's floating-point error handling, for the pool threads too
 
     def task(first):
-        return [kernel(block) for block in blocks[first::workers]]
+        with np.errstate(**errors):
+            return [kernel(block) for block in blocks[first::workers]]
 
     dealt = list(_shared_pool().map(task, range(workers)))
     return [dealt[index % workers][index // workers] for index in range(len(blocks))]

@@ -48,15 +48,31 @@ from ._flat import flat_phases
 _ALL2 = (slice(None), slice(None))
 
 
+#: NumPy's floating-point warnings are off inside the engine: the infinities
+#: and NaNs it makes are torch's, on purpose.
+_QUIET = dict(invalid="ignore", over="ignore")
+
+
 def forward(x, weight, window, groups):
-    """Convolution of ``x`` (N, C, *in_shape) with ``weight``; returns (N, K, *out_shape)."""
-    if not (all_finite(x) and all_finite(weight)):
+    """Convolution of ``x`` (N, C, *in_shape) with ``weight``; returns (N, K, *out_shape).
+
+    Non-finite values follow torch (see :func:`_exact_forward`).  The window
+    algorithms already do for an infinite or NaN input: only a non-finite
+    weight (an infinite tap over padding) and a transform (which spreads a
+    non-finite input over its plane) take the exact path.
+    """
+    with np.errstate(**_QUIET):
+        return _forward(x, weight, window, groups)
+
+
+def _forward(x, weight, window, groups):
+    if not all_finite(weight):
         return _exact_forward(x, weight, window, groups)
     algorithm = _choose(x.shape[1], weight.shape, window, x.dtype)
     if algorithm == "fft":
         y = _fft.forward(x, weight, window, groups, config.get_workspace(), _fft_tolerance())
         if y is not None:
-            return y
+            return y if all_finite(y) else _exact_forward(x, weight, window, groups)
         algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype)
     if algorithm == "im2col":
         return _im2col.forward(x, weight, window, groups)
@@ -81,24 +97,50 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
     -------
     grad_input : ndarray (N, C, *in_shape), or None without ``weight``
     grad_weight : ndarray of ``weight_shape``, or None without ``x``
+
+    Notes
+    -----
+    Non-finite values follow torch (see :func:`_exact_backward`).  A
+    non-finite weight takes the exact path at once, and so does the weight
+    gradient of a non-finite output gradient (torch multiplies it by padding
+    cells, which the window algorithms skip).  Otherwise an algorithm can
+    only differ from torch by producing a NaN that torch does not (the flat
+    phases' overhang cells multiply zeros by the input, a transform spreads
+    over a plane), so a gradient that comes out non-finite is computed again
+    exactly: a check of the small weight gradient, and of the input gradient
+    after a transform only.
     """
+    with np.errstate(**_QUIET):
+        return _backward(grad_output, window, groups, weight_shape, weight, x)
+
+
+def _backward(grad_output, window, groups, weight_shape, weight, x):
     n_batch = grad_output.shape[0]
     dtype = grad_output.dtype
     in_channels = weight_shape[1] * groups
-    if not all(all_finite(array) for array in (grad_output, weight, x) if array is not None):
+    if weight is not None and not all_finite(weight):
         return _exact_backward(grad_output, window, groups, weight_shape, weight, x)
+    if x is not None and not all_finite(grad_output):
+        # torch multiplies a non-finite output gradient by padding cells too
+        grad_input = None if weight is None else _backward(grad_output, window, groups,
+                                                            weight_shape, weight, None)[0]
+        return grad_input, _exact_backward(grad_output, window, groups, weight_shape, None, x)[1]
+    grad_input = grad_weight = None
     algorithm = _choose(in_channels, weight_shape, window, dtype)
     if algorithm == "fft":
         gradients = _fft.backward(grad_output, weight, window, groups, in_channels, x,
                                   config.get_workspace(), _fft_tolerance())
         if gradients is not None:
-            return gradients
-        algorithm = _window_algorithm(in_channels, weight_shape, window, dtype)
-    grad_weight = None if x is None else np.zeros(weight_shape, dtype)
-    grad_input = None
+            grad_input, grad_weight = gradients
+            if grad_input is not None and not all_finite(grad_input):
+                grad_input = _exact_backward(grad_output, window, groups, weight_shape, weight,
+                                             None)[0]
+        else:
+            algorithm = _window_algorithm(in_channels, weight_shape, window, dtype)
     if algorithm in ("im2col", "depthwise"):
         # The flat-phase algorithms write every cell of the input gradient.
         # (Zeroing a fresh array costs as much as a pass over it.)
+        grad_weight = None if x is None else np.zeros(weight_shape, dtype)
         if weight is not None:
             grad_input = np.empty((n_batch, in_channels) + window.in_shape, dtype)
         if algorithm == "im2col":
@@ -106,11 +148,14 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
                              grad_weight)
         else:
             _depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight)
-    else:
+    elif algorithm == "direct":
+        grad_weight = None if x is None else np.zeros(weight_shape, dtype)
         if weight is not None:
             grad_input = np.zeros((n_batch, in_channels) + window.in_shape, dtype)
         _backward_direct(grad_output, weight, window, groups, in_channels, x, grad_input,
                          grad_weight)
+    if grad_weight is not None and not all_finite(grad_weight):
+        grad_weight = _exact_backward(grad_output, window, groups, weight_shape, None, x)[1]
     return grad_input, grad_weight
 
 
@@ -121,7 +166,7 @@ def all_finite(array):
     holds one is checked again, cell by cell, in blocks of at most
     :data:`FINITE_BLOCK` cells.
     """
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(**_QUIET):
         if np.isfinite(np.sum(array)):
             return True
     return _finite_in_blocks(array)
@@ -155,8 +200,7 @@ def _exact_forward(x, weight, window, groups):
     cell (an infinite weight tap over padding gives NaN), while the cells no
     window reads are not: ``direct`` over zero-padded copies of its pieces.
     """
-    with np.errstate(invalid="ignore", over="ignore"):  # deliberate: torch's NaNs and infinities
-        return _forward_direct(x, weight, window, groups, padded=True)
+    return _forward_direct(x, weight, window, groups, padded=True)
 
 
 def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
@@ -170,13 +214,12 @@ def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
     n_batch = grad_output.shape[0]
     in_channels = weight_shape[1] * groups
     grad_input = grad_weight = None
-    with np.errstate(invalid="ignore", over="ignore"):  # deliberate: torch's NaNs and infinities
-        if weight is not None:
-            grad_input = np.zeros((n_batch, in_channels) + window.in_shape, grad_output.dtype)
-            _backward_direct(grad_output, weight, window, groups, in_channels, None, grad_input,
-                             None)
-        if x is not None:
-            grad_weight = _exact_weight_gradient(grad_output, window, groups, weight_shape, x)
+    if weight is not None:
+        grad_input = np.zeros((n_batch, in_channels) + window.in_shape, grad_output.dtype)
+        _backward_direct(grad_output, weight, window, groups, in_channels, None, grad_input,
+                         None)
+    if x is not None:
+        grad_weight = _exact_weight_gradient(grad_output, window, groups, weight_shape, x)
     return grad_input, grad_weight
 
 
