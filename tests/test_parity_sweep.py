@@ -93,18 +93,24 @@ def conv_case(rng, what):
         yt = getattr(F, f"conv{ndim}d")(xt_padded, wt, bt, stride, 0, dilation, groups)
     else:
         yt = getattr(F, f"conv{ndim}d")(xt, wt, bt, stride, torch_padding, dilation, groups)
-    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
-    yt.backward(torch.tensor(gy))
     arguments = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    compare_convolution(rng, f"conv{ndim}d", arguments, algorithm, (x, w, b), (xt, wt, bt), yt,
+                        what)
+
+
+def compare_convolution(rng, name, arguments, algorithm, arrays, tensors, yt, what):
+    """npconv's ``name`` and its backward against torch's output ``yt`` and gradients."""
+    x, w, b = arrays
+    gy = rng.standard_normal(tuple(yt.shape)).astype(x.dtype)
+    yt.backward(torch.tensor(gy))
     with using(algorithm):
-        y = getattr(npconv, f"conv{ndim}d")(x, w, b, **arguments)
-        gx, gw, gb = getattr(npconv, f"conv{ndim}d_backward")(gy, x, w, b, **arguments)
-    what = f"{what}: {algorithm} {arguments} x{x.shape}"
-    close(y, yt, dtype, f"forward {what}")
-    close(gx, xt.grad, dtype, f"grad_input {what}")
-    close(gw, wt.grad, dtype, f"grad_weight {what}")
-    if b is not None:
-        close(gb, bt.grad, dtype, f"grad_bias {what}")
+        y = getattr(npconv, name)(x, w, b, **arguments)
+        grads = getattr(npconv, f"{name}_backward")(gy, x, w, b, **arguments)
+    what = f"{what}: {algorithm} {arguments} x{x.shape} w{w.shape}"
+    close(y, yt, x.dtype, f"forward {what}")
+    for label, got, tensor_ in zip(("input", "weight", "bias"), grads, tensors):
+        if tensor_ is not None:
+            close(got, tensor_.grad, x.dtype, f"grad_{label} {what}")
 
 
 def conv_transpose_case(rng, what):
@@ -131,16 +137,8 @@ def conv_transpose_case(rng, what):
         with pytest.raises(ValueError):
             getattr(npconv, f"conv_transpose{ndim}d")(x, w, b, **arguments)
         return
-    gy = rng.standard_normal(tuple(yt.shape)).astype(dtype)
-    yt.backward(torch.tensor(gy))
-    with using(algorithm):
-        y = getattr(npconv, f"conv_transpose{ndim}d")(x, w, b, **arguments)
-        gx, gw, gb = getattr(npconv, f"conv_transpose{ndim}d_backward")(gy, x, w, b, **arguments)
-    what = f"{what}: {algorithm} {arguments} x{x.shape} w{w.shape}"
-    close(y, yt, dtype, f"forward {what}")
-    close(gx, xt.grad, dtype, f"grad_input {what}")
-    close(gw, wt.grad, dtype, f"grad_weight {what}")
-    close(gb, bt.grad, dtype, f"grad_bias {what}")
+    compare_convolution(rng, f"conv_transpose{ndim}d", arguments, algorithm, (x, w, b),
+                        (xt, wt, bt), yt, what)
 
 
 def pool_arguments(rng, ndim, with_dilation):

@@ -30,25 +30,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def positive_int(text):
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _integer(minimum, description):
+    """An argparse type: an integer >= ``minimum``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {description}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {description}, got {text}")
+        return value
+    return parse
 
 
-def _seed(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
+positive_int = _integer(1, "a positive integer")
+_seed = _integer(0, "an integer >= 0")
 
 
 def _positive_float(text):
@@ -138,12 +134,17 @@ class _ProgressBar:
             self.stream.flush()
 
 
+def _check_output_paths(**paths):
+    """Refuse, before any work, output options whose paths cannot be written (``--plot`` also needs matplotlib)."""
+    for option, path in paths.items():
+        if path:
+            if option == "plot":
+                _require_matplotlib()
+            writable_path(path, f"--{option}")
+
+
 def _train(args):
-    if args.save:
-        writable_path(args.save, "--save")
-    if args.plot:
-        _require_matplotlib()
-        writable_path(args.plot, "--plot")
+    _check_output_paths(save=args.save, plot=args.plot)
     dataset = _load(args.dataset, args.data)
     channels, height, width = dataset.x_train.shape[1:]
     print(f"npconv train: {args.dataset}, {len(dataset.x_train)} train / {len(dataset.x_test)} test "
@@ -325,11 +326,7 @@ def _check(args):
 
 
 def _bench(args):
-    if args.json:
-        writable_path(args.json, "--json")
-    if args.plot:
-        _require_matplotlib()
-        writable_path(args.plot, "--plot")
+    _check_output_paths(json=args.json, plot=args.plot)
     return bench.run_command(args)
 
 
