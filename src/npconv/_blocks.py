@@ -9,6 +9,7 @@ on a thread pool: NumPy releases the GIL inside its loops.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import os
 import threading
 
@@ -93,19 +94,27 @@ if hasattr(os, "register_at_fork"):
 def run_blocks(kernel, blocks):
     """``[kernel(block) for block in blocks]``, run on :func:`~npconv.config.get_threads` threads.
 
-    The blocks are dealt round-robin to at most ``get_threads()`` tasks of the
-    shared pool (capped at :data:`MAX_WORKERS`); the calling thread waits.
-    The kernel runs in pool threads, which do not see the caller's context
-    variables: it must not read :mod:`npconv.config`.
+    At most ``get_threads()`` tasks of the shared pool (capped at
+    :data:`MAX_WORKERS`) take the blocks in turn, the next free task the next
+    block; the calling thread waits.  The kernel runs in pool threads, which
+    do not see the caller's context variables: it must not read
+    :mod:`npconv.config`.  They do get the caller's NumPy error settings.
     """
     workers = min(config.get_threads(), len(blocks), MAX_WORKERS)
     if workers <= 1:
         return [kernel(block) for block in blocks]
-    errors = np.geterr()  # the caller's floating-point error handling, for the pool threads too
+    errors = np.geterr()
+    results = [None] * len(blocks)
+    turns = itertools.count()  # next() on a count is atomic under the GIL
 
-    def task(first):
+    def task():
         with np.errstate(**errors):
-            return [kernel(block) for block in blocks[first::workers]]
+            for index in iter(turns.__next__, None):
+                if index >= len(blocks):
+                    return
+                results[index] = kernel(blocks[index])
 
-    dealt = list(_shared_pool().map(task, range(workers)))
-    return [dealt[index % workers][index // workers] for index in range(len(blocks))]
+    pool = _shared_pool()
+    for future in [pool.submit(task) for _ in range(workers)]:
+        future.result()
+    return results
