@@ -29,14 +29,15 @@ relative to its own window but to the whole plane: at most ``E = C * eps64 *
 log2(prod(L)) * sum ||a|| * ||b||`` (the 2-norms of the two planes of each
 product that is summed; :data:`ERROR_FACTOR` is ``C``).  A window algorithm's
 error is relative to each output's own window.  So :func:`forward` and
-:func:`backward` take a ``tolerance``: with one, they check every result
-against ``E`` and give up (return False) unless each output is either within
-``E`` of zero or at least ``E / tolerance`` in magnitude, that is unless the
-transform's error is below ``tolerance`` relative to every output.
-:mod:`npconv._engine` passes half of float32's unit roundoff when ``auto``
-picks the transform for float32 data, and falls back to a window algorithm.
-An infinite or NaN value would spread to the whole plane; the engine sends
-such inputs to its exact algorithm before any transform.
+:func:`backward` take a ``tolerance``: with one, every cell at least ``E /
+tolerance`` in magnitude has an error below ``tolerance`` relative to itself;
+the few smaller cells (border cells of an input gradient, near-cancellations)
+are computed again from their own products (:mod:`npconv._cells`), and where
+there are too many of them (a dark region beside a bright one) the call gives
+up and returns None.  :mod:`npconv._engine` passes half of float32's unit
+roundoff when ``auto`` picks the transform for float32 data, and then falls
+back to a window algorithm.  A non-finite value spreads over its plane; the
+engine computes such a result again exactly.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import math
 
 import numpy as np
 
-from . import _magnitude
+from . import _cells
 from ._blocks import batch_chunks
 
 #: ``C`` in the error bound ``C * eps64 * log2(prod(L)) * sum ||a|| ||b||`` of a
@@ -211,16 +212,16 @@ def _norms(array):
     return np.sqrt(np.einsum("ncl,ncl->nc", planes, planes, dtype=np.float64))
 
 
-def _certify(result, bound, tolerance, magnitudes, most):
-    """Whether the transform's ``result`` is as accurate as a window algorithm's; fixes exact zeros.
+def _certify(result, bound, tolerance, exact_cells, most):
+    """Make the transform's ``result`` as accurate as a window algorithm's, or return False.
 
     ``result`` (float64, ``(n, C, *spatial)`` or ``(K, C/G, *kernel)``) has
     an error of at most ``bound`` (one per plane).  Where ``|result| >=
-    bound / tolerance`` that is below ``tolerance`` relative to the cell.  For
-    the other cells (at most ``most`` of them, else False), ``magnitudes(index)``
-    gives the window magnitude ``M`` (:mod:`npconv._magnitude`): a cell with
-    ``bound > tolerance * M`` fails, and a cell with ``M == 0``, all of whose
-    products are zero, is set to the exact 0.
+    bound / tolerance`` that is below ``tolerance`` relative to the cell, and
+    so to the sum of its products' magnitudes, which a window algorithm's
+    rounding is relative to.  The other cells, at most ``most`` of them (else
+    False), are replaced by ``exact_cells(index)``, their own products summed
+    (:mod:`npconv._cells`).
     """
     limits = (bound / tolerance).reshape(bound.shape + (1,) * (result.ndim - bound.ndim))
     small = np.abs(result) < limits
@@ -229,16 +230,13 @@ def _certify(result, bound, tolerance, magnitudes, most):
         return False
     if count:
         index = np.nonzero(small)
-        magnitude = magnitudes(index)
-        if np.any(bound[index[:bound.ndim]] > tolerance * magnitude):
-            return False
-        result[tuple(i[magnitude == 0] for i in index)] = 0
+        result[index] = exact_cells(index)
     return True
 
 
 #: The most small cells of a forward output or input gradient, and of a weight
-#: gradient (each of which costs a pass over the batch), whose window magnitude
-#: :func:`_certify` computes before it gives up on the transform.
+#: gradient (each of which costs a pass over the batch), that :func:`_certify`
+#: computes from their products before it gives up on the transform.
 MOST_SMALL_CELLS = 4096
 MOST_SMALL_WEIGHT_CELLS = 16
 
@@ -262,7 +260,7 @@ def forward(x, weight, window, groups, budget, tolerance=None):
         if tolerance is not None:
             bound = np.einsum("ngc,gkc->ngk", _grouped(_norms(x[chunk]), groups), w_norms)
             if not _certify(y64, plan.error_scale * bound.reshape(y64.shape[:2]), tolerance,
-                            functools.partial(_magnitude.forward, x[chunk], weight, window,
+                            functools.partial(_cells.forward, x[chunk], weight, window,
                                               groups), MOST_SMALL_CELLS):
                 return None
         y[chunk] = y64
@@ -301,7 +299,7 @@ def backward(grad_output, weight, window, groups, channels, x, budget, tolerance
             if tolerance is not None:
                 bound = np.einsum("ngk,gkc->ngc", gy_norms, w_norms).reshape(gx64.shape[:2])
                 if not _certify(gx64, plan.error_scale * bound, tolerance,
-                                functools.partial(_magnitude.input_gradient, gy, weight, window,
+                                functools.partial(_cells.input_gradient, gy, weight, window,
                                                   groups), MOST_SMALL_CELLS):
                     return None
             grad_input[chunk] = gx64
@@ -316,7 +314,7 @@ def backward(grad_output, weight, window, groups, channels, x, budget, tolerance
         gw64 = plan.signal(gw_hat)[(slice(None), slice(None)) + plan.taps]
         if tolerance is not None and not _certify(
                 gw64, plan.error_scale * gw_bound.reshape(out_channels, group_in), tolerance,
-                functools.partial(_magnitude.weight_gradient, grad_output, x, window, groups),
+                functools.partial(_cells.weight_gradient, grad_output, x, window, groups),
                 MOST_SMALL_WEIGHT_CELLS):
             return None
         grad_weight = gw64.astype(dtype)

@@ -1,16 +1,13 @@
-"""Window magnitudes: the sums of ``|a| * |b|`` behind a few cells of a convolution's results.
+"""A few cells of a convolution's results, summed from their own products, in float64.
 
-A window algorithm rounds each output relative to its own window magnitude
-
-    M(o) = sum over the products that make the output  |a| * |b|
-
-(for the forward pass ``|weight| * |input|`` over the window, for the input
-gradient ``|weight| * |grad_output|`` over the windows that read the cell, for
-the weight gradient ``|grad_output| * |input|`` over the batch and the
-positions).  The ``fft`` algorithm's error is bounded per plane instead; to
-check it against ``M`` it needs ``M`` only where an output is small, so these
-functions compute ``M`` at given cells, by gathering, with temporaries of
-``cells x (products per cell)`` values.  Padding cells are zeros.
+The ``fft`` algorithm's error is bounded per plane, not per cell, so a cell
+much smaller than its plane may be relatively inaccurate.  Such cells are
+few, and these functions compute them exactly as a window algorithm would
+(the sum of the cell's own products): for the forward pass ``weight *
+input`` over its window, for the input gradient ``weight * grad_output``
+over the windows that read the cell, for the weight gradient ``grad_output *
+input`` over the batch and the positions.  They gather, with temporaries of
+``cells x (products per cell)`` values; padding cells are zeros.
 """
 
 from __future__ import annotations
@@ -36,19 +33,19 @@ def _read_cells(window, out_index):
 
 
 def forward(x, weight, window, groups, index):
-    """``M`` of the forward outputs ``y[index]``; ``index`` is ``(n, k, *o)``, arrays of length f."""
+    """The forward outputs ``y[index]``; ``index`` is ``(n, k, *o)``, arrays of length f."""
     n, k = index[0], index[1]
     group_in = weight.shape[1]
     cells, valid = _read_cells(window, index[2:])                            # (f, T)
     channels = (k // (weight.shape[0] // groups))[:, None] * group_in + np.arange(group_in)
-    values = np.abs(x[(n[:, None, None], channels[:, :, None])
-                      + tuple(c[:, None, :] for c in cells)])                # (f, C/G, T)
-    magnitudes = np.abs(weight[k].reshape(len(k), group_in, -1)) * values * valid[:, None, :]
-    return magnitudes.sum(axis=(1, 2))
+    values = x[(n[:, None, None], channels[:, :, None])
+               + tuple(c[:, None, :] for c in cells)].astype(np.float64)     # (f, C/G, T)
+    products = weight[k].reshape(len(k), group_in, -1) * values * valid[:, None, :]
+    return products.sum(axis=(1, 2))
 
 
 def input_gradient(grad_output, weight, window, groups, index):
-    """``M`` of the input-gradient cells ``grad_input[index]`` (``(n, c, *i)``)."""
+    """The input-gradient cells ``grad_input[index]`` (``(n, c, *i)``)."""
     n, c = index[0], index[1]
     group_in = weight.shape[1]
     group_out = weight.shape[0] // groups
@@ -62,14 +59,14 @@ def input_gradient(grad_output, weight, window, groups, index):
                  & (position < window.out_shape[dim]))
         out_cells.append(np.clip(position, 0, window.out_shape[dim] - 1))
     filters = (c // group_in)[:, None] * group_out + np.arange(group_out)      # (f, K/G)
-    values = np.abs(grad_output[(n[:, None, None], filters[:, :, None])
-                                + tuple(o[:, None, :] for o in out_cells)])   # (f, K/G, T)
-    w = np.abs(weight[filters, (c % group_in)[:, None]]).reshape(values.shape)
+    values = grad_output[(n[:, None, None], filters[:, :, None])
+                         + tuple(o[:, None, :] for o in out_cells)].astype(np.float64)  # (f, K/G, T)
+    w = weight[filters, (c % group_in)[:, None]].reshape(values.shape)
     return (w * values * valid[:, None, :]).sum(axis=(1, 2))
 
 
 def weight_gradient(grad_output, x, window, groups, index):
-    """``M`` of the weight-gradient cells ``grad_weight[index]`` (``(k, c, *j)``, ``c`` within its group).
+    """The weight-gradient cells ``grad_weight[index]`` (``(k, c, *j)``, ``c`` within its group).
 
     Each cell sums over the whole batch and every window position, so this
     is one pass over a plane of ``grad_output`` and of ``x`` per cell: for few cells only.
@@ -86,6 +83,6 @@ def weight_gradient(grad_output, x, window, groups, index):
                      + index[2 + dim][cell] * window.dilation[dim] - window.padding[dim][0])
             valid = valid & (cells >= 0) & (cells < window.in_shape[dim])
             read.append(np.clip(cells, 0, window.in_shape[dim] - 1))
-        values = np.abs(x[(slice(None), channel) + tuple(read)]) * valid       # (N, P)
-        result[cell] = np.sum(np.abs(grad_output[:, k].reshape(len(values), -1)) * values)
+        values = x[(slice(None), channel) + tuple(read)].astype(np.float64) * valid  # (N, P)
+        result[cell] = np.sum(grad_output[:, k].reshape(len(values), -1) * values)
     return result
