@@ -135,3 +135,30 @@ def test_the_transform_error_bound_holds(size, kernel):
              (rng.standard_normal(shape) * np.logspace(-8, 8, size), rng.standard_normal(kernel_shape))]
     worst = max(transform_error_ratio(x, w, kernel // 2) for x, w in cases)
     assert worst < _fft.ERROR_FACTOR / 4, worst
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cells_summed_from_their_own_products_match_the_window_algorithm(seed):
+    from npconv import _cells
+    rng = np.random.default_rng(seed)
+    ndim = int(rng.integers(1, 4))
+    groups = int(rng.integers(1, 3))
+    kernel = tuple(int(k) for k in rng.integers(1, 4, ndim))
+    stride = tuple(int(s) for s in rng.integers(1, 3, ndim))
+    dilation = tuple(int(d) for d in rng.integers(1, 3, ndim))
+    padding = tuple((int(a), int(b)) for a, b in rng.integers(0, 3, (ndim, 2)))
+    spatial = tuple(d * (k - 1) + 1 + int(rng.integers(0, 4)) for k, d in zip(kernel, dilation))
+    x = rng.standard_normal((2, 2 * groups) + spatial)
+    w = rng.standard_normal((3 * groups, 2) + kernel)
+    conv = getattr(npconv, f"conv{ndim}d")
+    arguments = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    window = make_window("test", spatial, kernel, stride, padding, dilation)
+    with npconv.conv_algorithm("direct"):
+        y = conv(x, w, **arguments)
+        gy = rng.standard_normal(y.shape)
+        gx, gw, _ = getattr(npconv, f"conv{ndim}d_backward")(gy, x, w, **arguments)
+    for expected, cells in [(y, lambda i: _cells.forward(x, w, window, groups, i)),
+                            (gx, lambda i: _cells.input_gradient(gy, w, window, groups, i)),
+                            (gw, lambda i: _cells.weight_gradient(gy, x, window, groups, i))]:
+        index = np.nonzero(np.ones(expected.shape, bool))  # every cell
+        np.testing.assert_allclose(cells(index), expected[index], rtol=1e-12, atol=1e-12)
