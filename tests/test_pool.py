@@ -354,3 +354,16 @@ def test_threads_setting_is_checked():
     with pytest.raises(ValueError, match=r"threads\(\): `count` must be a positive int, got 0"):
         with npconv.threads(0):
             pass
+
+
+@pytest.mark.parametrize("values,negative", [([-0.0, 0.0], True), ([0.0, -0.0], False),
+                                             ([-1.0, -0.0, 0.0], True), ([-0.0, -0.0], True)])
+@pytest.mark.parametrize("return_indices", [False, True])
+def test_max_pool_keeps_the_first_zero_of_a_window_as_torch(values, negative, return_indices):
+    x = np.array([[values]])
+    result = npconv.max_pool1d(x, len(values), return_indices=return_indices)
+    y = result[0] if return_indices else result
+    assert y[0, 0, 0] == 0 and bool(np.signbit(y[0, 0, 0])) == negative
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; the sign check needs it")
+    expected = torch.nn.functional.max_pool1d(torch.tensor(x), len(values))
+    assert bool(torch.signbit(expected[0, 0, 0])) == negative

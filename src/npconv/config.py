@@ -55,8 +55,8 @@ def get_workspace():
     """The workspace budget in bytes: the most extra memory an operator may allocate.
 
     Operators split the batch into chunks so that their temporary buffers
-    stay within it.  A single sample that does not fit takes the leanest
-    algorithm instead of failing.
+    stay within it; a convolution whose single sample does not fit takes
+    ``direct`` over bands of output rows instead of failing.
     """
     return _workspace.get()
 
@@ -93,10 +93,13 @@ def conv_algorithm(name):
     per kernel offset and plane) and does one matrix product per batch chunk;
     ``'direct'`` needs no column buffer: an elementwise multiply-add per
     kernel offset for one input channel per group, else one small product per
-    kernel offset; ``'fft'`` multiplies spectra (``numpy.fft``), at a cost
-    that hardly grows with the kernel; ``'auto'`` (the default) picks by
-    shape and workspace.  An ``'im2col'`` or ``'fft'`` whose temporaries for
-    one sample do not fit the workspace runs as ``'direct'``.
+    kernel offset; ``'fft'`` multiplies spectra (``numpy.fft``, float64
+    transforms), at a cost that hardly grows with the kernel, with an error
+    bounded per plane rather than per output; ``'auto'`` (the default) picks
+    by shape, dtype and workspace, and keeps a transform's result only where
+    it is as accurate as a window algorithm's in float32.  An ``'im2col'`` or
+    ``'fft'`` whose temporaries for one sample do not fit the workspace runs
+    as ``'direct'``.
     """
     if name not in ALGORITHMS:
         raise ValueError(f"conv_algorithm(): `name` must be one of {ALGORITHMS}, got {name!r}")

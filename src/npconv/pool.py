@@ -173,7 +173,7 @@ def max_pool_values(x, window, values, read=None):
     for _, in_sl, out_sl in window.offsets:
         current = values[_ALL2 + out_sl]
         np.maximum(current, read(in_sl), out=current)
-    if _has_negative_zero(x) and (values == 0).any():
+    if (values == 0).any() and _has_negative_zero(x):
         # -0 == 0, so torch keeps the first zero of a window: walk back to it.
         for _, in_sl, out_sl in reversed(window.offsets):
             current = values[_ALL2 + out_sl]
@@ -182,8 +182,12 @@ def max_pool_values(x, window, values, read=None):
 
 
 def _has_negative_zero(x):
-    """Whether ``x`` holds a ``-0.0`` (which ``np.maximum`` does not order as torch's scan does)."""
-    return bool((np.signbit(x) & (x == 0)).any())
+    """Whether ``x`` holds a ``-0.0`` (which ``np.maximum`` does not order as torch's scan does).
+
+    One pass: ``-0.0`` is the float whose bits are the integer type's minimum.
+    """
+    bits = np.dtype(f"i{x.dtype.itemsize}")
+    return bool((x.view(bits) == np.iinfo(bits).min).any())
 
 
 def max_pool_forward(x, window, values, indices):
