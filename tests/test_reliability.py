@@ -321,3 +321,65 @@ def test_a_strided_input_to_a_1x1_convolution_is_copied_a_chunk_at_a_time():
     assert peak - y.nbytes <= budget + ITERATOR_BUFFERS
     assert peak_backward - grads[0].nbytes - grads[1].nbytes <= budget + ITERATOR_BUFFERS
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)
+
+
+def pooling_calls(rng):
+    """A random pooling configuration as (forward, backward) calls of ``x``, ``gy``; 1-3 dimensions."""
+    ndim = int(rng.integers(1, 4))
+    kernel = tuple(int(k) for k in rng.integers(1, 4, ndim))
+    stride = tuple(int(s) for s in rng.integers(1, 4, ndim))
+    padding = tuple(int(rng.integers(0, k // 2 + 1)) for k in kernel)
+    dilation = tuple(int(d) for d in rng.integers(1, 3, ndim))
+    ceil_mode = bool(rng.integers(2))
+    out_size = tuple(int(o) for o in rng.integers(1, 9, ndim))
+    kind = rng.choice(["max", "avg", "adaptive_max", "adaptive_avg"])
+    if kind == "max":
+        arguments = dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                         ceil_mode=ceil_mode)
+    elif kind == "avg":
+        arguments = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                         count_include_pad=bool(rng.integers(2)),
+                         divisor_override=int(rng.integers(1, 5)) if rng.integers(3) == 0 else None)
+    else:
+        arguments = dict(output_size=out_size)
+    name = f"{kind}_pool{ndim}d"
+    return ndim, name, arguments
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pooling_cut_into_bands_of_rows_gives_the_same_results(seed):
+    """A workspace too small for one plane cuts planes into bands of output rows: same results."""
+    rng = np.random.default_rng(seed)
+    ndim, name, arguments = pooling_calls(rng)
+    shape = (2, 2) + tuple(int(n) for n in rng.integers(9, 20, ndim))
+    x = rng.standard_normal(shape)
+    forward, backward = getattr(npconv, name), getattr(npconv, f"{name}_backward")
+    indices_too = "max" in name
+    whole = forward(x, return_indices=True, **arguments) if indices_too else forward(x, **arguments)
+    values = whole[0] if indices_too else whole
+    gy = rng.standard_normal(values.shape)
+    whole_grad = backward(gy, x, **arguments)
+    with npconv.workspace(256), npconv.threads(1):
+        banded = forward(x, return_indices=True, **arguments) if indices_too else forward(x, **arguments)
+        banded_grad = backward(gy, x, **arguments)
+        given = backward(gy, x, indices=whole[1], **arguments) if indices_too else banded_grad
+    for got, expected in zip(as_tuple(banded) + (banded_grad, given), as_tuple(whole) + (whole_grad,) * 2):
+        assert got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13, err_msg=f"{name} {arguments}")
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, g: npconv.max_pool2d(x, 3, 2, 1, return_indices=True),
+    lambda x, g: npconv.max_pool2d_backward(g, x, 3, 2, 1),
+    lambda x, g: npconv.avg_pool2d(x, 3, 2, 1),
+    lambda x, g: npconv.avg_pool2d_backward(g, x, 3, 2, 1),
+    lambda x, g: npconv.adaptive_avg_pool2d(x, 1024),
+    lambda x, g: npconv.adaptive_max_pool2d_backward(g, x, 1024),
+])
+def test_pooling_a_plane_larger_than_the_workspace_stays_inside_it(call):
+    x = np.random.default_rng(10).standard_normal((1, 1, 2048, 2048)).astype(np.float32)  # 16 MiB
+    gy = np.ones((1, 1, 1024, 1024), np.float32)
+    budget = 2 << 20
+    with npconv.workspace(budget):
+        result, peak = traced_peak(lambda: call(x, gy))
+    assert peak - sum(a.nbytes for a in as_tuple(result)) <= budget + ITERATOR_BUFFERS

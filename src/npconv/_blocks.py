@@ -19,14 +19,15 @@ from . import config
 
 BLOCK_BYTES = 4 << 20
 
-def plane_blocks(batch, channels, plane_bytes):
+def plane_blocks(batch, channels, plane_bytes, temporaries=1):
     """``(samples, channels)`` slice pairs covering ``batch x channels`` planes.
 
-    A block holds :data:`BLOCK_BYTES` of temporaries, or less where the
-    blocks that run at once on the thread pool would not fit the workspace
-    (at least one plane).
+    A block holds :data:`BLOCK_BYTES` of planes, or less where the blocks
+    that run at once on the thread pool, with ``temporaries`` times their
+    size in temporaries, would not fit the workspace (at least one plane).
     """
-    block_bytes = min(BLOCK_BYTES, config.get_workspace() // config.get_threads())
+    block_bytes = min(BLOCK_BYTES,
+                      config.get_workspace() // (config.get_threads() * temporaries))
     per_block = max(1, block_bytes // max(1, plane_bytes))
     if per_block >= channels:
         samples = per_block // max(1, channels)

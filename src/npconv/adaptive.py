@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from ._args import _as_int, check_array_size
+from . import config
 from ._blocks import plane_blocks, run_blocks
 from .conv import check_grad_output, doc_fields, finish, unbatch
 from .pool import check_index_range, check_indices, pool_input, scatter_to_planes
@@ -80,24 +81,27 @@ def _scaled(x, axis, factor):
     return x * factor.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - axis - 1))
 
 
-def _adaptive_avg(x, out_shape):
-    """Average ``x`` (batched) over the adaptive windows of ``out_shape``."""
+def all_bounds(in_spatial, out_shape):
+    """:func:`window_bounds` of every spatial dimension."""
+    return [window_bounds(n, o) for n, o in zip(in_spatial, out_shape)]
+
+
+def _adaptive_avg(x, bounds):
+    """Average ``x`` (batched) over the adaptive windows ``bounds`` (``(start, stop)`` per dimension)."""
     result = x
-    for dim, out_size in enumerate(out_shape):
-        start, stop = window_bounds(x.shape[2 + dim], out_size)
+    for dim, (start, stop) in enumerate(bounds):
         result = _scaled(_window_sum(result, 2 + dim, start, stop), 2 + dim, 1 / (stop - start))
     return result
 
 
-def _adaptive_avg_adjoint(grad_output, in_spatial):
+def _adaptive_avg_adjoint(grad_output, bounds, in_spatial):
     """Spread each window's gradient evenly over its cells (the transpose of :func:`_adaptive_avg`).
 
     Input cell ``i`` receives from the output cells whose windows hold it,
     ``o`` in ``[#(stop <= i), #(start <= i))``: again a window sum.
     """
     result = grad_output
-    for dim, in_size in enumerate(in_spatial):
-        start, stop = window_bounds(in_size, grad_output.shape[2 + dim])
+    for dim, (in_size, (start, stop)) in enumerate(zip(in_spatial, bounds)):
         cells = np.arange(in_size)
         share = _scaled(result, 2 + dim, 1 / (stop - start))
         result = _window_sum(share, 2 + dim, np.searchsorted(stop, cells, side="right"),
@@ -105,16 +109,19 @@ def _adaptive_avg_adjoint(grad_output, in_spatial):
     return result
 
 
-def adaptive_max_forward(x, out_shape):
-    """``(values, indices)``: each adaptive window's maximum and its flat index in the input plane."""
+def adaptive_max_forward(x, bounds):
+    """``(values, indices)``: each adaptive window's maximum and its flat index in the plane of ``x``.
+
+    ``bounds`` are the windows' ``(start, stop)`` per spatial dimension.
+    """
     spatial = x.shape[2:]
     values, indices = x, None
     plane_stride = 1
     for dim in reversed(range(len(spatial))):
         axis = 2 + dim
-        start, stop = window_bounds(spatial[dim], out_shape[dim])
+        start, stop = bounds[dim]
         shape = list(values.shape)
-        shape[axis] = out_shape[dim]
+        shape[axis] = len(start)
         best = np.full(shape, -np.inf, x.dtype)
         best_index = np.empty(shape, np.int64)
         longest = int((stop - start).max(initial=0))
@@ -133,17 +140,40 @@ def adaptive_max_forward(x, out_shape):
     return values, indices
 
 
-def _in_plane_blocks(kernel, arrays, shapes, per_cell_bytes):
+def _in_plane_blocks(kernel, arrays, shapes, per_cell_bytes, bounds, banded):
     """Run ``kernel(*blocks)`` over blocks of ``(sample, channel)`` planes of ``arrays`` (N, C, ...).
 
     ``shapes`` are the spatial shapes the planes take on the way (input,
     partial reductions, output); a block holds ``per_cell_bytes`` of
-    temporaries per cell of the largest of them, inside the workspace.
+    temporaries per cell of the largest of them, inside the workspace.  A
+    plane whose temporaries alone exceed its share of the workspace goes
+    instead, plane by plane and in order, to ``banded(n, c, rows, in_rows,
+    band_bounds)`` for bands of output rows along the first spatial
+    dimension: ``in_rows`` are the input rows their windows read, and
+    ``band_bounds`` the windows' ``bounds`` relative to those rows.
     """
     batch, channels = arrays[0].shape[:2]
     plane_bytes = per_cell_bytes * max(math.prod(shape) for shape in shapes)
+    share = config.get_workspace() // config.get_threads()
+    start, stop = bounds[0]
+    if plane_bytes > share and len(start) > 1:
+        per_band = max(1, len(start) * share // plane_bytes)
+        for n in range(batch):
+            for c in range(channels):
+                for first in range(0, len(start), per_band):
+                    rows = slice(first, min(len(start), first + per_band))
+                    in_rows = slice(int(start[rows][0]), int(stop[rows][-1]))
+                    band = [(start[rows] - in_rows.start, stop[rows] - in_rows.start)]
+                    banded(n, c, rows, in_rows, band + list(bounds[1:]))
+        return
     run_blocks(lambda block: kernel(*(array[block] for array in arrays)),
                plane_blocks(batch, channels, plane_bytes))
+
+
+def _plane_parts(n, c, rows, in_rows):
+    """Indices of plane ``(n, c)``'s input rows ``in_rows`` and output rows ``rows``."""
+    plane = (slice(n, n + 1), slice(c, c + 1))
+    return plane + (in_rows,), plane + (rows,)
 
 
 def _stages(in_spatial, out_spatial, order):
@@ -162,11 +192,17 @@ def _adaptive_avg_pool(op, ndim, input, output_size):
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
     check_array_size(op, x.shape[:2] + out_shape, x.dtype, f"`output_size`={output_size!r}")
     y = np.empty(x.shape[:2] + out_shape, x.dtype)
+    bounds = all_bounds(x.shape[2:], out_shape)
 
     def average(x, y):
-        y[...] = _adaptive_avg(x, out_shape)
+        y[...] = _adaptive_avg(x, bounds)
+
+    def banded(n, c, rows, in_rows, band_bounds):
+        inside, outside = _plane_parts(n, c, rows, in_rows)
+        y[outside] = _adaptive_avg(x[inside], band_bounds)
+
     _in_plane_blocks(average, [x, y], _stages(x.shape[2:], out_shape, range(ndim)),
-                     4 * x.itemsize)
+                     4 * x.itemsize, bounds, banded)
     return unbatch(y, unbatched)
 
 
@@ -176,11 +212,20 @@ def _adaptive_avg_pool_backward(op, ndim, grad_output, input, output_size):
     check_array_size(op, x.shape[:2] + out_shape, x.dtype, f"`output_size`={output_size!r}")
     gy = check_grad_output(op, grad_output, x.shape[:2] + out_shape, unbatched, x)
     grad_input = np.empty(x.shape, x.dtype)
+    bounds = all_bounds(x.shape[2:], out_shape)
 
     def spread(gy, grad_input):
-        grad_input[...] = _adaptive_avg_adjoint(gy, x.shape[2:])
+        grad_input[...] = _adaptive_avg_adjoint(gy, bounds, x.shape[2:])
+
+    def banded(n, c, rows, in_rows, band_bounds):
+        inside, outside = _plane_parts(n, c, rows, in_rows)
+        if rows.start == 0:
+            grad_input[n, c] = 0
+        in_spatial = (in_rows.stop - in_rows.start,) + x.shape[3:]
+        grad_input[inside] += _adaptive_avg_adjoint(gy[outside], band_bounds, in_spatial)
+
     _in_plane_blocks(spread, [gy, grad_input], _stages(out_shape, x.shape[2:], range(ndim)),
-                     4 * gy.itemsize)
+                     4 * gy.itemsize, bounds, banded)
     return unbatch(grad_input, unbatched)
 
 
@@ -190,11 +235,18 @@ def _adaptive_max_pool(op, ndim, input, output_size, return_indices):
     check_array_size(op, x.shape[:2] + out_shape, x.dtype, f"`output_size`={output_size!r}")
     values = np.empty(x.shape[:2] + out_shape, x.dtype)
     indices = np.empty(values.shape, np.int64)
+    bounds = all_bounds(x.shape[2:], out_shape)
 
     def reduce(x, values, indices):
-        values[...], indices[...] = adaptive_max_forward(x, out_shape)
+        values[...], indices[...] = adaptive_max_forward(x, bounds)
+
+    def banded(n, c, rows, in_rows, band_bounds):
+        inside, outside = _plane_parts(n, c, rows, in_rows)
+        values[outside], indices[outside] = _band_max(x[inside], band_bounds, in_rows)
+
     _in_plane_blocks(reduce, [x, values, indices],
-                     _stages(x.shape[2:], out_shape, reversed(range(ndim))), 3 * (x.itemsize + 8))
+                     _stages(x.shape[2:], out_shape, reversed(range(ndim))), 3 * (x.itemsize + 8),
+                     bounds, banded)
     if return_indices:
         return unbatch(values, unbatched), unbatch(indices, unbatched)
     return unbatch(values, unbatched)
@@ -210,14 +262,33 @@ def _adaptive_max_pool_backward(op, ndim, grad_output, input, output_size, indic
         indices = check_indices(op, indices, expected, unbatched)
         check_index_range(op, indices, x.shape[2:])
     grad_input = np.empty(x.shape, x.dtype)
+    bounds = all_bounds(x.shape[2:], out_shape)
 
     def scatter(x, gy, grad_input, *given):
-        indices = given[0] if given else adaptive_max_forward(x, out_shape)[1]
+        indices = given[0] if given else adaptive_max_forward(x, bounds)[1]
         scatter_to_planes(gy, indices, grad_input)
+
+    def banded(n, c, rows, in_rows, band_bounds):
+        inside, outside = _plane_parts(n, c, rows, in_rows)
+        plane = (slice(n, n + 1), slice(c, c + 1))
+        if rows.start == 0:
+            grad_input[plane] = 0
+        band_indices = (_band_max(x[inside], band_bounds, in_rows)[1] if indices is None
+                        else indices[outside])
+        scatter_to_planes(gy[outside], band_indices, grad_input[plane], accumulate=True)
+
     given = [] if indices is None else [indices]
     _in_plane_blocks(scatter, [x, gy, grad_input] + given,
-                     _stages(x.shape[2:], out_shape, reversed(range(ndim))), 3 * (x.itemsize + 8))
+                     _stages(x.shape[2:], out_shape, reversed(range(ndim))), 3 * (x.itemsize + 8),
+                     bounds, banded)
     return unbatch(grad_input, unbatched)
+
+
+def _band_max(x, band_bounds, in_rows):
+    """:func:`adaptive_max_forward` of a band of rows; its indices made relative to the whole plane."""
+    values, indices = adaptive_max_forward(x, band_bounds)
+    indices += in_rows.start * math.prod(x.shape[3:])
+    return values, indices
 
 
 _AVG_DOC = """{ndim}-D adaptive average pooling, as ``torch.nn.functional.{name}``.
