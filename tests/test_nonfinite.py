@@ -133,3 +133,45 @@ def test_auto_with_the_transform_keeps_a_nan_where_torch_does():
     for got, expected in [(y, yt.detach()), (gx, xt.grad), (gw, wt.grad)]:
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected.numpy()))
         np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-3, equal_nan=True)
+
+
+POOLING = {
+    "avg": lambda rng, ndim, k, p: dict(kernel_size=k, padding=p, ceil_mode=bool(rng.integers(2)),
+                                        count_include_pad=bool(rng.integers(2))),
+    "max": lambda rng, ndim, k, p: dict(kernel_size=k, padding=p, ceil_mode=bool(rng.integers(2))),
+    "adaptive_avg": lambda rng, ndim, k, p: dict(output_size=tuple(int(v) for v in rng.integers(1, 6, ndim))),
+    "adaptive_max": lambda rng, ndim, k, p: dict(output_size=tuple(int(v) for v in rng.integers(1, 6, ndim))),
+}
+
+
+@pytest.mark.parametrize("kind", list(POOLING))
+@pytest.mark.parametrize("seed", range(5))
+def test_pooling_infinities_and_nans_follow_torch_without_warnings(kind, seed):
+    rng = np.random.default_rng([seed, len(kind)])
+    for _ in range(20):
+        ndim = int(rng.integers(1, 4))
+        x = spoil(rng, rng.standard_normal((2, 2) + tuple(int(n) for n in rng.integers(4, 9, ndim))), 3)
+        kernel = tuple(int(v) for v in rng.integers(1, 4, ndim))
+        arguments = POOLING[kind](rng, ndim, kernel, tuple(int(rng.integers(0, v // 2 + 1)) for v in kernel))
+        name = f"{kind}_pool{ndim}d"
+        xt = torch.tensor(x, requires_grad=True)
+        yt = getattr(F, name)(xt, **arguments)
+        gy = spoil(rng, rng.standard_normal(tuple(yt.shape)), 1) if "avg" in kind else \
+            rng.standard_normal(tuple(yt.shape))
+        yt.backward(torch.tensor(gy))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y = getattr(npconv, name)(x, **arguments)
+            gx = getattr(npconv, f"{name}_backward")(gy, x, **arguments)
+        same_values(y, yt.detach().numpy(), f"{name} {arguments}")
+        same_values(gx, xt.grad.numpy(), f"{name} backward {arguments}")
+
+
+def test_unfold_and_fold_of_infinities_give_no_warnings():
+    x = np.array([[[[np.inf, -np.inf], [1.0, np.nan]]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cols = npconv.unfold(x, 2, padding=1)
+        folded = npconv.fold(cols, (2, 2), 2, padding=1)
+    expected = F.fold(F.unfold(torch.tensor(x), 2, padding=1), (2, 2), 2, padding=1).numpy()
+    same_values(folded, expected, "fold of unfold")

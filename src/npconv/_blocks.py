@@ -9,6 +9,7 @@ on a thread pool: NumPy releases the GIL inside its loops.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import itertools
 import os
 import threading
@@ -54,6 +55,20 @@ def batch_chunks(n_batch, bytes_per_sample, target=None):
     per_chunk = -(-n_batch // max(1, count))
     return [slice(start, min(n_batch, start + per_chunk))
             for start in range(0, n_batch, max(1, per_chunk))]
+
+
+def quiet(function):
+    """``function`` with NumPy's invalid-value and overflow warnings off.
+
+    The infinities and NaNs the operators make are torch's, on purpose
+    (``inf - inf`` in a window sum, ``0 * inf`` over padding); torch does not
+    warn about them either.  Pool threads get the same settings (:func:`run_blocks`).
+    """
+    @functools.wraps(function)
+    def quietly(*args, **kwargs):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return function(*args, **kwargs)
+    return quietly
 
 
 #: The most threads npconv's pool holds; ``threads(n)`` asks for at most this many.

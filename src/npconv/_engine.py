@@ -42,17 +42,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import _depthwise, _fft, _im2col, config
-from ._blocks import batch_chunks
+from ._blocks import batch_chunks, quiet
 from ._flat import flat_phases
 
 _ALL2 = (slice(None), slice(None))
 
 
-#: NumPy's floating-point warnings are off inside the engine: the infinities
-#: and NaNs it makes are torch's, on purpose.
-_QUIET = dict(invalid="ignore", over="ignore")
-
-
+@quiet
 def forward(x, weight, window, groups):
     """Convolution of ``x`` (N, C, *in_shape) with ``weight``; returns (N, K, *out_shape).
 
@@ -61,11 +57,6 @@ def forward(x, weight, window, groups):
     weight (an infinite tap over padding) and a transform (which spreads a
     non-finite input over its plane) take the exact path.
     """
-    with np.errstate(**_QUIET):
-        return _forward(x, weight, window, groups)
-
-
-def _forward(x, weight, window, groups):
     if not all_finite(weight):
         return _exact_forward(x, weight, window, groups)
     algorithm = _choose(x.shape[1], weight.shape, window, x.dtype)
@@ -81,6 +72,7 @@ def _forward(x, weight, window, groups):
     return _forward_direct(x, weight, window, groups)
 
 
+@quiet
 def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
     """Gradients of :func:`forward` given ``grad_output`` (N, K, *out_shape).
 
@@ -110,11 +102,6 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
     exactly: a check of the small weight gradient, and of the input gradient
     after a transform only.
     """
-    with np.errstate(**_QUIET):
-        return _backward(grad_output, window, groups, weight_shape, weight, x)
-
-
-def _backward(grad_output, window, groups, weight_shape, weight, x):
     n_batch = grad_output.shape[0]
     dtype = grad_output.dtype
     in_channels = weight_shape[1] * groups
@@ -122,8 +109,8 @@ def _backward(grad_output, window, groups, weight_shape, weight, x):
         return _exact_backward(grad_output, window, groups, weight_shape, weight, x)
     if x is not None and not all_finite(grad_output):
         # torch multiplies a non-finite output gradient by padding cells too
-        grad_input = None if weight is None else _backward(grad_output, window, groups,
-                                                            weight_shape, weight, None)[0]
+        grad_input = None if weight is None else backward(grad_output, window, groups,
+                                                           weight_shape, weight=weight)[0]
         return grad_input, _exact_backward(grad_output, window, groups, weight_shape, None, x)[1]
     grad_input = grad_weight = None
     algorithm = _choose(in_channels, weight_shape, window, dtype)
@@ -166,7 +153,7 @@ def all_finite(array):
     holds one is checked again, cell by cell, in blocks of at most
     :data:`FINITE_BLOCK` cells.
     """
-    with np.errstate(**_QUIET):
+    with np.errstate(invalid="ignore", over="ignore"):
         if np.isfinite(np.sum(array)):
             return True
     return _finite_in_blocks(array)

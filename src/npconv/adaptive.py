@@ -25,7 +25,7 @@ import numpy as np
 
 from ._args import _as_int, check_array_size
 from . import config
-from ._blocks import plane_blocks, run_blocks
+from ._blocks import plane_blocks, quiet, run_blocks
 from .conv import check_grad_output, doc_fields, finish, unbatch
 from .pool import check_index_range, check_indices, pool_input, scatter_to_planes
 
@@ -187,6 +187,7 @@ def _stages(in_spatial, out_spatial, order):
 
 # --- public functions ---------------------------------------------------------------
 
+@quiet
 def _adaptive_avg_pool(op, ndim, input, output_size):
     x, unbatched = pool_input(op, ndim, input, allow_no_channels=True)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
@@ -206,6 +207,7 @@ def _adaptive_avg_pool(op, ndim, input, output_size):
     return unbatch(y, unbatched)
 
 
+@quiet
 def _adaptive_avg_pool_backward(op, ndim, grad_output, input, output_size):
     x, unbatched = pool_input(op, ndim, input, allow_no_channels=True)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
@@ -229,6 +231,7 @@ def _adaptive_avg_pool_backward(op, ndim, grad_output, input, output_size):
     return unbatch(grad_input, unbatched)
 
 
+@quiet
 def _adaptive_max_pool(op, ndim, input, output_size, return_indices):
     x, unbatched = pool_input(op, ndim, input)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)
@@ -252,6 +255,7 @@ def _adaptive_max_pool(op, ndim, input, output_size, return_indices):
     return unbatch(values, unbatched)
 
 
+@quiet
 def _adaptive_max_pool_backward(op, ndim, grad_output, input, output_size, indices):
     x, unbatched = pool_input(op, ndim, input)
     out_shape = adaptive_output_shape(op, ndim, x.shape[2:], output_size)

@@ -28,6 +28,7 @@ import numpy as np
 
 from ._args import (batched_float_array, check_array_size, make_window, normalize_padding,
                     to_tuple)
+from ._blocks import quiet
 from ._window import gather, scatter_add
 from .conv import check_grad_output, unbatch
 
@@ -73,6 +74,7 @@ def _fold_arguments(op, input, output_size, kernel_size, dilation, padding, stri
     return cols, unbatched, window
 
 
+@quiet
 def _unfold(x, window):
     n, c = x.shape[:2]
     cols = np.empty((n, c) + window.kernel + window.out_shape, x.dtype)
@@ -80,6 +82,7 @@ def _unfold(x, window):
     return cols.reshape(n, c * window.kernel_volume, window.out_volume)
 
 
+@quiet
 def _fold(cols, window):
     n = cols.shape[0]
     c = cols.shape[1] // window.kernel_volume

@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from . import config
-from ._blocks import plane_blocks, run_blocks
+from ._blocks import plane_blocks, quiet, run_blocks
 from ._args import batched_float_array, make_window, normalize_padding, to_tuple
 from ._window import StridePhases, Window
 from .conv import check_grad_output, doc_fields, finish, unbatch
@@ -299,6 +299,7 @@ def _band_indices(window, in_rows, indices):
     indices += in_rows.start * math.prod(window.in_shape[1:])
 
 
+@quiet
 def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode,
               return_indices):
     x, unbatched = pool_input(op, ndim, input)
@@ -324,6 +325,7 @@ def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode
     return unbatch(values, unbatched), unbatch(indices, unbatched)
 
 
+@quiet
 def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, padding, dilation,
                        ceil_mode, indices):
     x, unbatched = pool_input(op, ndim, input)
@@ -513,6 +515,7 @@ def _avg_arguments(op, ndim, input, kernel_size, stride, padding, ceil_mode, div
     return x, unbatched, window
 
 
+@quiet
 def _avg_pool(op, ndim, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     x, unbatched, window = _avg_arguments(op, ndim, input, kernel_size, stride, padding,
@@ -532,6 +535,7 @@ def _avg_pool(op, ndim, input, kernel_size, stride, padding, ceil_mode, count_in
     return unbatch(total, unbatched)
 
 
+@quiet
 def _avg_pool_backward(op, ndim, grad_output, input, kernel_size, stride, padding, ceil_mode,
                        count_include_pad, divisor_override):
     x, unbatched, window = _avg_arguments(op, ndim, input, kernel_size, stride, padding,
