@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from npconv import data
-from npconv.bench import product_time
+from npconv.cli.bench import product_time
 from npconv.cli import main
 from test_data import write_mnist
 
@@ -256,7 +256,7 @@ def test_predict_reads_images_scaled_to_unit_range_and_says_so(saved_model, tmp_
 
 
 def test_bench_reports_the_blas_threads_it_runs_with(capsys):
-    from npconv.bench import blas_threads
+    from npconv.cli.bench import blas_threads
     found = blas_threads()
     assert main(["bench", "--only", "LeNet", "--repeat", "1", "--no-torch", "--no-textbook"]) == 0
     header = capsys.readouterr().out.splitlines()[0]

@@ -244,8 +244,8 @@ def test_infinite_input_or_weight_spoils_only_the_gradients_it_enters(
 ])
 def test_flat_unpack_writes_every_input_cell(size, kernel, stride, dilation, padding):
     """The flat-phase backward passes allocate the input gradient uninitialised: unpack must fill it."""
-    from npconv._args import make_window
-    from npconv._flat import flat_phases
+    from npconv.ops.arguments import make_window
+    from npconv.window.phases import flat_phases
 
     window = make_window("conv2d", (size, size), (kernel,) * 2, (stride,) * 2, (padding,) * 2,
                          (dilation,) * 2)

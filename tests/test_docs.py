@@ -9,13 +9,14 @@ import sys
 import pytest
 
 import npconv
-from npconv import _args, adaptive, config, conv, conv_transpose, folding, pool, unpool
+from npconv import config
+from npconv.ops import adaptive, arguments, conv, conv_transpose, fold, pool, unpool
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-@pytest.mark.parametrize("module", [npconv, _args, adaptive, config, conv, conv_transpose,
-                                    folding, pool, unpool], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [npconv, arguments, adaptive, config, conv, conv_transpose,
+                                    fold, pool, unpool], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert failures == 0

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import npconv
-from npconv._args import make_window
-from npconv import _fft
-from npconv._fft import good_size
+from npconv.ops.arguments import make_window
+from npconv.engine import fft
+from npconv.engine.fft import good_size
 
 
 def smooth(n):
@@ -25,16 +25,16 @@ def test_good_size_is_the_next_7_smooth_length():
 
 
 def spy(monkeypatch):
-    """Record the calls of ``_fft.forward``/``backward`` and whether each gave a result."""
+    """Record the calls of ``fft.forward``/``backward`` and whether each gave a result."""
     calls = []
     for name in ("forward", "backward"):
-        original = getattr(_fft, name)
+        original = getattr(fft, name)
 
         def wrapper(*args, original=original, name=name, **kwargs):
             result = original(*args, **kwargs)
             calls.append((name, result is not None))
             return result
-        monkeypatch.setattr(_fft, name, wrapper)
+        monkeypatch.setattr(fft, name, wrapper)
     return calls
 
 
@@ -111,16 +111,16 @@ def test_forced_fft_transforms_float32_data_in_float64():
 
 
 def transform_error_ratio(x, w, padding, stride=1, dilation=1):
-    """Largest measured error of ``_fft.forward`` over its bound without ``ERROR_FACTOR``."""
+    """Largest measured error of ``fft.forward`` over its bound without ``ERROR_FACTOR``."""
     window = make_window("test", x.shape[2:], w.shape[2:], (stride,) * (x.ndim - 2),
                          ((padding, padding),) * (x.ndim - 2), (dilation,) * (x.ndim - 2))
-    plan = _fft._plan(window)
-    got = _fft.forward(x, w, window, 1, 2**40)
+    plan = fft._plan(window)
+    got = fft.forward(x, w, window, 1, 2**40)
     with npconv.conv_algorithm("direct"):
         conv = getattr(npconv, f"conv{x.ndim - 2}d")
         expected = conv(x, w, padding=padding, stride=stride, dilation=dilation)
     errors = np.abs(got - expected).max(axis=tuple(range(2, got.ndim)))
-    bounds = _fft._norms(x) @ _fft._norms(w).T * plan.error_scale / _fft.ERROR_FACTOR
+    bounds = fft._norms(x) @ fft._norms(w).T * plan.error_scale / fft.ERROR_FACTOR
     return (errors / bounds).max()
 
 
@@ -134,12 +134,12 @@ def test_the_transform_error_bound_holds(size, kernel):
              (rng.uniform(0, 1, shape), rng.uniform(0, 1, kernel_shape)),
              (rng.standard_normal(shape) * np.logspace(-8, 8, size), rng.standard_normal(kernel_shape))]
     worst = max(transform_error_ratio(x, w, kernel // 2) for x, w in cases)
-    assert worst < _fft.ERROR_FACTOR / 4, worst
+    assert worst < fft.ERROR_FACTOR / 4, worst
 
 
 @pytest.mark.parametrize("seed", range(20))
 def test_cells_summed_from_their_own_products_match_the_window_algorithm(seed):
-    from npconv import _cells
+    from npconv.engine import cells
     rng = np.random.default_rng(seed)
     ndim = int(rng.integers(1, 4))
     groups = int(rng.integers(1, 3))
@@ -157,8 +157,8 @@ def test_cells_summed_from_their_own_products_match_the_window_algorithm(seed):
         y = conv(x, w, **arguments)
         gy = rng.standard_normal(y.shape)
         gx, gw, _ = getattr(npconv, f"conv{ndim}d_backward")(gy, x, w, **arguments)
-    for expected, cells in [(y, lambda i: _cells.forward(x, w, window, groups, i)),
-                            (gx, lambda i: _cells.input_gradient(gy, w, window, groups, i)),
-                            (gw, lambda i: _cells.weight_gradient(gy, x, window, groups, i))]:
+    for expected, summed in [(y, lambda i: cells.forward(x, w, window, groups, i)),
+                             (gx, lambda i: cells.input_gradient(gy, w, window, groups, i)),
+                             (gw, lambda i: cells.weight_gradient(gy, x, window, groups, i))]:
         index = np.nonzero(np.ones(expected.shape, bool))  # every cell
-        np.testing.assert_allclose(cells(index), expected[index], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(summed(index), expected[index], rtol=1e-12, atol=1e-12)

@@ -5,7 +5,7 @@ import pytest
 
 import npconv
 from npconv import nn
-from npconv.checks import directional_error
+from npconv.cli.checks import directional_error
 from helpers import assert_close
 
 RNG = np.random.default_rng

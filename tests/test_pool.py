@@ -7,8 +7,9 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 import npconv
+from npconv.ops import pool
 import reference
-from npconv._args import make_window
+from npconv.ops.arguments import make_window
 from helpers import DTYPES, as_tuple, assert_close, noncontiguous, pad_pairs
 from test_gradcheck import check_directional_derivatives
 
@@ -113,11 +114,11 @@ def test_box_sum_and_its_adjoint_write_every_cell_of_every_small_1d_window():
         except ValueError:
             continue  # the kernel is larger than the padded input
         x = rng.standard_normal((1, 2, n))
-        total = npconv.pool.box_sum(x, window, np.full((1, 2) + window.out_shape, np.nan))
+        total = pool.box_sum(x, window, np.full((1, 2) + window.out_shape, np.nan))
         expected = reference.avg_pool(x, (k,), (s,), ((lo, hi),), ceil_mode, True, 1)
         np.testing.assert_allclose(total, expected, rtol=1e-12, atol=1e-12)
         gy = rng.standard_normal(total.shape)
-        grad = npconv.pool.box_spread(gy, window, np.full(x.shape, np.nan))
+        grad = pool.box_spread(gy, window, np.full(x.shape, np.nan))
         expected = reference.avg_pool_backward(gy, x.shape, (k,), (s,), ((lo, hi),), ceil_mode,
                                                True, 1)
         np.testing.assert_allclose(grad, expected, rtol=1e-12, atol=1e-12)
@@ -332,13 +333,13 @@ def test_avg_pool_parity_with_torch(cfg, count_include_pad, divisor_override, se
 @pytest.mark.parametrize("threads", [1, 2])
 def test_blocks_and_threads_do_not_change_results(monkeypatch, block_bytes, threads):
     """Plane blocks (split over samples, or over channels within a sample) on one or two threads."""
-    from npconv import _blocks
+    from npconv.window import blocks
     rng = np.random.default_rng(8)
     x = tied_input(rng, (3, 5, 9, 8), with_nan=True)
     args = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)
     values_ref, indices_ref = reference.max_pool(x, (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)), True)
     gy = rng.standard_normal(values_ref.shape)
-    monkeypatch.setattr(_blocks, "BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", block_bytes)
     with npconv.threads(threads):
         values, indices = npconv.max_pool2d(x, return_indices=True, **args)
         gx = npconv.max_pool2d_backward(gy, x, indices=indices, **args)

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import npconv
-from npconv import _blocks
-from npconv._scratch import kept_bytes
+from npconv.window import blocks
+from npconv.window.scratch import kept_bytes
 
 rng = np.random.default_rng(0)
 X2 = rng.standard_normal((2, 4, 9, 8))
@@ -108,7 +108,7 @@ def test_one_bounded_pool_whatever_thread_counts_are_asked_for():
     for count in range(1, 65):
         with npconv.threads(count):
             npconv.max_pool2d(x, 2)
-    assert threading.active_count() - before <= _blocks.MAX_WORKERS
+    assert threading.active_count() - before <= blocks.MAX_WORKERS
 
 
 @pytest.mark.parametrize("name", list(CALLS))

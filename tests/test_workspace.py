@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import npconv
-from npconv._scratch import kept_bytes
+from npconv.window.scratch import kept_bytes
 from helpers import ALGORITHMS, assert_close, using
 
 MiB = 2**20

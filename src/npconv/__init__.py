@@ -1,30 +1,33 @@
 """npconv: convolution, pooling and unfold/fold for NumPy, forward and backward.
 
 Names, arguments, defaults and layouts follow ``torch.nn.functional``; every
-operator has a backward pass named ``<op>_backward``.
+operator has a backward pass named ``<op>_backward``.  The public API is this
+namespace, :mod:`npconv.nn` and the settings of :mod:`npconv.config`; the
+subpackages :mod:`npconv.ops`, :mod:`npconv.engine` and :mod:`npconv.window`
+are the layers beneath (ARCHITECTURE.md), and :mod:`npconv.cli` the command.
 """
 
-from ._scratch import release_scratch
 from .config import (conv_algorithm, get_algorithm, get_threads, get_workspace, set_workspace,
                      threads, workspace)
-from .conv import (conv1d, conv1d_backward, conv1d_input, conv1d_weight, conv2d,
+from .ops.conv import (conv1d, conv1d_backward, conv1d_input, conv1d_weight, conv2d,
                    conv2d_backward, conv2d_input, conv2d_weight, conv3d, conv3d_backward,
                    conv3d_input, conv3d_weight)
-from .conv_transpose import (conv_transpose1d, conv_transpose1d_backward, conv_transpose2d,
+from .ops.conv_transpose import (conv_transpose1d, conv_transpose1d_backward, conv_transpose2d,
                              conv_transpose2d_backward, conv_transpose3d,
                              conv_transpose3d_backward)
-from .pool import (avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
+from .ops.pool import (avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
                    avg_pool3d_backward, max_pool1d, max_pool1d_backward, max_pool2d,
                    max_pool2d_backward, max_pool3d, max_pool3d_backward)
-from .adaptive import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
+from .ops.adaptive import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
                        adaptive_avg_pool2d_backward, adaptive_avg_pool3d,
                        adaptive_avg_pool3d_backward, adaptive_max_pool1d,
                        adaptive_max_pool1d_backward, adaptive_max_pool2d,
                        adaptive_max_pool2d_backward, adaptive_max_pool3d,
                        adaptive_max_pool3d_backward)
-from .unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_unpool2d_backward,
+from .ops.unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_unpool2d_backward,
                      max_unpool3d, max_unpool3d_backward)
-from .folding import col2im, fold, fold_backward, im2col, unfold, unfold_backward
+from .ops.fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
+from .window.scratch import release_scratch
 
 __version__ = "0.1.0"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import adaptive, conv, conv_transpose, pool
-from .._args import _as_int, to_tuple
+from ..ops import adaptive, conv, conv_transpose, pool
+from ..ops.arguments import _as_int, to_tuple
 from . import init
 from .module import Module, Parameter
 

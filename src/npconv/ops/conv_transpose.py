@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _engine
-from ._args import (check_array_size, check_groups, make_window, normalize_padding, promoted,
+from .. import engine
+from ..window.geometry import Window
+from .arguments import (check_array_size, check_groups, make_window, normalize_padding, promoted,
                     to_tuple, transposed_output_size)
-from ._window import Window
-from .conv import (add_bias, bias_grad, check_bias, check_grad_output, doc_fields, finish,
+from .common import (add_bias, bias_grad, check_bias, check_grad_output, doc_fields, finish,
                    gradients_as, input_arrays, unbatch)
 
 
@@ -82,7 +82,7 @@ def _conv_transpose(op, ndim, input, weight, bias, stride, padding, output_paddi
     window, groups = _transpose_window(op, ndim, x.shape, w.shape, stride, padding,
                                        output_padding, groups, dilation)
     check_bias(op, b, w.shape[1] * groups)
-    y, _ = _engine.backward(x, window, groups, w.shape, weight=w)
+    y, _ = engine.backward(x, window, groups, w.shape, weight=w)
     return unbatch(add_bias(y, b), unbatched)
 
 
@@ -95,8 +95,8 @@ def _conv_transpose_backward(op, ndim, grad_output, input, weight, bias, stride,
     gy = check_grad_output(op, grad_output,
                            (x.shape[0], w.shape[1] * groups) + window.in_shape, unbatched, x)
     x, w, b = promoted(x, w, b) if gy.dtype != x.dtype else (x, w, b)
-    grad_input = _engine.forward(gy, w, window, groups)
-    _, grad_weight = _engine.backward(x, window, groups, w.shape, x=gy)
+    grad_input = engine.forward(gy, w, window, groups)
+    _, grad_weight = engine.backward(x, window, groups, w.shape, x=gy)
     return gradients_as((input, weight, bias),
                         (unbatch(grad_input, unbatched), grad_weight, bias_grad(gy, b)))
 

@@ -2,7 +2,7 @@
 
 Forward, per batch chunk: copy every window of the input into a column
 buffer ``(C, *kernel, n, positions)`` (one contiguous copy per kernel offset
-and plane, :mod:`npconv._flat`), then one matrix product per group::
+and plane, :mod:`npconv.window.phases`), then one matrix product per group::
 
     y (K/G, n*positions) = W (K/G, C/G * taps) @ columns (C/G * taps, n*positions)
 
@@ -35,9 +35,9 @@ import math
 
 import numpy as np
 
-from ._blocks import batch_chunks, channel_blocks, run_blocks
-from ._flat import flat_phases
-from ._scratch import scratch
+from ..window.blocks import batch_chunks, channel_blocks, run_blocks
+from ..window.phases import flat_phases
+from ..window.scratch import scratch
 
 #: Batch chunks aim at this many bytes of temporaries: small enough that a
 #: chunk's columns are still in the CPU cache when the matrix product reads

@@ -34,7 +34,7 @@ import numpy as np
 
 
 class FlatPhases:
-    """The flat-phase layout of one :class:`~npconv._window.Window`.
+    """The flat-phase layout of one :class:`~npconv.window.geometry.Window`.
 
     Attributes
     ----------

@@ -32,9 +32,9 @@ error is relative to each output's own window.  So :func:`forward` and
 :func:`backward` take a ``tolerance``: with one, every cell at least ``E /
 tolerance`` in magnitude has an error below ``tolerance`` relative to itself;
 the few smaller cells (border cells of an input gradient, near-cancellations)
-are computed again from their own products (:mod:`npconv._cells`), and where
+are computed again from their own products (:mod:`npconv.engine.cells`), and where
 there are too many of them (a dark region beside a bright one) the call gives
-up and returns None.  :mod:`npconv._engine` passes half of float32's unit
+up and returns None.  :mod:`npconv.engine.planning` passes half of float32's unit
 roundoff when ``auto`` picks the transform for float32 data, and then falls
 back to a window algorithm.  A non-finite value spreads over its plane; the
 engine computes such a result again exactly.
@@ -47,8 +47,8 @@ import math
 
 import numpy as np
 
-from . import _cells
-from ._blocks import batch_chunks
+from ..window.blocks import batch_chunks
+from . import cells
 
 #: ``C`` in the error bound ``C * eps64 * log2(prod(L)) * sum ||a|| ||b||`` of a
 #: transform-based product (module notes).  The largest ratio of measured error
@@ -221,7 +221,7 @@ def _certify(result, bound, tolerance, exact_cells, most):
     so to the sum of its products' magnitudes, which a window algorithm's
     rounding is relative to.  The other cells, at most ``most`` of them (else
     False), are replaced by ``exact_cells(index)``, their own products summed
-    (:mod:`npconv._cells`).
+    (:mod:`npconv.engine.cells`).
     """
     limits = (bound / tolerance).reshape(bound.shape + (1,) * (result.ndim - bound.ndim))
     small = np.abs(result) < limits
@@ -260,7 +260,7 @@ def forward(x, weight, window, groups, budget, tolerance=None):
         if tolerance is not None:
             bound = np.einsum("ngc,gkc->ngk", _grouped(_norms(x[chunk]), groups), w_norms)
             if not _certify(y64, plan.error_scale * bound.reshape(y64.shape[:2]), tolerance,
-                            functools.partial(_cells.forward, x[chunk], weight, window,
+                            functools.partial(cells.forward, x[chunk], weight, window,
                                               groups), MOST_SMALL_CELLS):
                 return None
         y[chunk] = y64
@@ -299,7 +299,7 @@ def backward(grad_output, weight, window, groups, channels, x, budget, tolerance
             if tolerance is not None:
                 bound = np.einsum("ngk,gkc->ngc", gy_norms, w_norms).reshape(gx64.shape[:2])
                 if not _certify(gx64, plan.error_scale * bound, tolerance,
-                                functools.partial(_cells.input_gradient, gy, weight, window,
+                                functools.partial(cells.input_gradient, gy, weight, window,
                                                   groups), MOST_SMALL_CELLS):
                     return None
             grad_input[chunk] = gx64
@@ -314,7 +314,7 @@ def backward(grad_output, weight, window, groups, channels, x, budget, tolerance
         gw64 = plan.signal(gw_hat)[(slice(None), slice(None)) + plan.taps]
         if tolerance is not None and not _certify(
                 gw64, plan.error_scale * gw_bound.reshape(out_channels, group_in), tolerance,
-                functools.partial(_cells.weight_gradient, grad_output, x, window, groups),
+                functools.partial(cells.weight_gradient, grad_output, x, window, groups),
                 MOST_SMALL_WEIGHT_CELLS):
             return None
         grad_weight = gw64.astype(dtype)

@@ -13,7 +13,7 @@ import numpy as np
 
 import npconv
 
-from . import nn
+from .. import nn
 
 
 def directional_error(forward, backward, inputs, rng, h=1e-6):

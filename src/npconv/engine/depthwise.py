@@ -4,11 +4,11 @@ With ``C/groups == 1`` every output channel ``c*m + u`` (``m = K/groups``) is
 the input plane ``c`` filtered by one kernel: no contraction over channels,
 so no matrix product either.  Each kernel offset is one elementwise
 multiply-add of a whole plane, read as a contiguous range of the input's
-flat phases (:mod:`npconv._flat`)::
+flat phases (:mod:`npconv.window.phases`)::
 
     y[n, c*m + u] = sum_j  weight[c*m + u, 0, j] * x[n, c, window cells at offset j]
 
-The planes are processed in blocks of about :data:`~npconv._blocks.BLOCK_BYTES`
+The planes are processed in blocks of about :data:`~npconv.window.blocks.BLOCK_BYTES`
 (which keeps a block's phases and accumulators in cache across the kernel
 offsets) on the thread pool.  The backward pass is the same loop: the input
 gradient multiply-adds the output gradient into the phases of the input,
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._blocks import plane_blocks, run_blocks
-from ._flat import flat_phases
+from ..window.blocks import plane_blocks, run_blocks
+from ..window.phases import flat_phases
 
 
 def _tap_weights(weight, channels, flat):

@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-from . import config
+from .. import config
 
 _ALIGN = 64
 _kept = {}  # thread ident -> buffer

@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from . import config
+from .. import config
 
 BLOCK_BYTES = 4 << 20
 

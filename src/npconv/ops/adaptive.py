@@ -3,7 +3,7 @@
 An adaptive pool picks its windows from the sizes alone: along a dimension of
 ``I`` input cells and ``O`` output cells, output cell ``o`` covers the cells
 ``[floor(o*I/O), ceil((o+1)*I/O))``, as torch.  Windows may differ in length
-and overlap, so they are not a :class:`~npconv._window.Window`; but they are
+and overlap, so they are not a :class:`~npconv.window.geometry.Window`; but they are
 separable: a window is a product of per-dimension ranges.
 
 * Average pooling is one small averaging matrix per dimension, applied by a
@@ -23,11 +23,11 @@ import math
 
 import numpy as np
 
-from ._args import _as_int, check_array_size
-from . import config
-from ._blocks import plane_blocks, quiet, run_blocks
-from .conv import check_grad_output, doc_fields, finish, unbatch
-from .pool import check_index_range, check_indices, pool_input, scatter_to_planes
+from .. import config
+from ..window.blocks import plane_blocks, quiet, run_blocks
+from .arguments import _as_int, check_array_size
+from .common import (check_grad_output, check_index_range, check_indices, doc_fields, finish,
+                     pool_input, scatter_to_planes, unbatch)
 
 
 def adaptive_output_shape(op, ndim, spatial, output_size):

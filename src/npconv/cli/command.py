@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from . import bench, data, nn, training
+from .. import data, nn
+from . import bench, training
 
 
 class CommandError(Exception):

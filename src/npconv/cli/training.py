@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from . import nn
-from .data import DataError
+from .. import nn
+from ..data import DataError
 
 
 def build_model(in_channels, height, width, classes, rng):

@@ -1,6 +1,6 @@
 """Max and average pooling, N-d, forward and backward, on the shared window engine.
 
-Max pooling walks the kernel offsets of a :class:`~npconv._window.Window`
+Max pooling walks the kernel offsets of a :class:`~npconv.window.geometry.Window`
 (one vectorised pass over the whole batch per offset) exactly as convolution
 does; its backward pass sends each gradient to the flat index of its
 window's winner, as torch does.  Average pooling sums a box, which is
@@ -27,11 +27,12 @@ import math
 
 import numpy as np
 
-from . import config
-from ._blocks import plane_blocks, quiet, run_blocks
-from ._args import batched_float_array, make_window, normalize_padding, to_tuple
-from ._window import StridePhases, Window
-from .conv import check_grad_output, doc_fields, finish, unbatch
+from .. import config
+from ..window.blocks import plane_blocks, quiet, run_blocks
+from ..window.geometry import StridePhases, Window
+from .arguments import make_window, normalize_padding, to_tuple
+from .common import (check_grad_output, check_indices, doc_fields, finish, pool_input,
+                     scatter_to_planes, unbatch)
 
 _ALL2 = (slice(None), slice(None))
 
@@ -50,43 +51,6 @@ def pool_window(op, ndim, spatial, kernel_size, stride, padding, dilation, ceil_
             f"got padding={padding!r} with kernel_size={kernel}"
         )
     return make_window(op, tuple(spatial), kernel, stride, pads, dilation, ceil_mode)
-
-
-def pool_input(op, ndim, input, allow_no_channels=False):
-    """``(x, unbatched)``: a float array of ``ndim + 1`` or ``ndim + 2`` dimensions, batched.
-
-    As torch, only the batch may be empty (adaptive average pooling also
-    allows zero channels, ``allow_no_channels``).
-    """
-    x, unbatched = batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
-                                       "(C, *spatial) unbatched or (N, C, *spatial)")
-    if 0 in x.shape[2:] or (x.shape[1] == 0 and not allow_no_channels):
-        kind = "spatial" if allow_no_channels else "non-batch"
-        raise ValueError(f"{op}(): `input` must have a non-zero size in every {kind} "
-                         f"dimension, got shape {np.shape(input)}")
-    return x, unbatched
-
-
-def check_indices(op, indices, expected_shape, unbatched):
-    """``indices`` as an integer array of the pooled output's shape; returns it batched."""
-    array = np.asarray(indices)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{op}(): `indices` must be an integer array, got dtype {array.dtype}")
-    shown = expected_shape[1:] if unbatched else expected_shape
-    if array.shape != shown:
-        raise ValueError(f"{op}(): `indices` must have shape {shown}, got {array.shape}")
-    return array[np.newaxis] if unbatched else array
-
-
-def check_index_range(op, indices, spatial):
-    """Every index must name a cell of a plane of shape ``spatial``."""
-    plane = math.prod(spatial)
-    if indices.size and (indices.min() < 0 or indices.max() >= plane):
-        bad = indices.min() if indices.min() < 0 else indices.max()
-        raise ValueError(
-            f"{op}(): `indices` must lie in [0, {plane}) for a plane of shape {tuple(spatial)}, "
-            f"got {bad}"
-        )
 
 
 # --- max pooling ------------------------------------------------------------------
@@ -227,36 +191,6 @@ def _assign_where(target, value, mask):
     change = np.subtract(target.dtype.type(value), target)
     change *= mask
     target += change
-
-
-def scatter_to_planes(grad_output, indices, grad_input, accumulate=False):
-    """Write into ``grad_input`` (N, C, *spatial) each output gradient added at the cell its index names.
-
-    As torch's backward: an index is a flat position in its ``(n, c)``
-    plane, and gradients that name the same cell add up.  An index outside
-    the plane (a window of padding cells only) is dropped.  ``grad_input``
-    is C-contiguous (the blocks of :func:`by_blocks` are); with ``accumulate``
-    the gradients add to what it holds, else it is zeroed first.
-
-    One ``np.add.at`` over flat indices.  NumPy's indexed-add fast path
-    makes it several times faster than matching every index against each
-    kernel offset and adding by strided slices (measured on the benchmark's
-    2x2/2 and 3x3/2 pad 1 layers: 3.5 against 9.6 and 16.4 ms), and than
-    ``np.bincount`` (10-14 ms).
-    """
-    plane = math.prod(grad_input.shape[2:])
-    planes = grad_input.reshape(-1, plane)  # a view of the C-contiguous block
-    if not accumulate:
-        planes[...] = 0
-    flat = indices.reshape(len(planes), math.prod(indices.shape[2:]))
-    values = grad_output.reshape(flat.shape)
-    if flat.size and (flat.min() < 0 or flat.max() >= plane):
-        inside = (flat >= 0) & (flat < plane)
-        rows = np.broadcast_to(np.arange(len(planes))[:, None], flat.shape)
-        np.add.at(planes, (rows[inside], flat[inside].astype(np.intp)), values[inside])
-    else:
-        flat = flat.astype(np.intp) + np.arange(0, planes.size, plane, dtype=np.intp)[:, None]
-        np.add.at(planes.reshape(-1), flat.reshape(-1), values.reshape(-1))
 
 
 #: Temporaries of a pooling pass, in multiples of the input it works on (max pooling with

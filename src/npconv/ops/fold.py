@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._args import (batched_float_array, check_array_size, make_window, normalize_padding,
+from ..window.blocks import quiet
+from ..window.geometry import gather, scatter_add
+from .arguments import (batched_float_array, check_array_size, make_window, normalize_padding,
                     to_tuple)
-from ._blocks import quiet
-from ._window import gather, scatter_add
-from .conv import check_grad_output, unbatch
+from .common import check_grad_output, unbatch
 
 
 def _spatial_ndim(*candidates):

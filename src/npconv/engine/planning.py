@@ -12,13 +12,13 @@ gradients, ``torch.nn.grad``-style helpers) is expressed with two primitives:
     (needs ``x``).
 
 Shapes: ``x`` is ``(N, C, *in_shape)``, ``weight`` ``(K, C/groups, *kernel)``,
-``y`` ``(N, K, *out_shape)``; ``window`` is a :class:`~npconv._window.Window`.
+``y`` ``(N, K, *out_shape)``; ``window`` is a :class:`~npconv.window.geometry.Window`.
 
 Three algorithms compute each primitive.  The window algorithms read the
-input in the flat-phase layout of :mod:`npconv._flat` (every kernel offset
+input in the flat-phase layout of :mod:`npconv.window.phases` (every kernel offset
 reads one contiguous range), except the per-offset products of ``direct``:
 
-``im2col`` (:mod:`npconv._im2col`)
+``im2col`` (:mod:`npconv.engine.im2col`)
     copy every window into a column buffer (one contiguous copy per kernel
     offset and plane, on the thread pool), then one matrix product per group
     and batch chunk.  The backward pass builds its columns from the input
@@ -27,26 +27,24 @@ reads one contiguous range), except the per-offset products of ``direct``:
     unit stride and no padding multiplies the input itself.
 ``direct``
     no column buffer: with one input channel per group an elementwise
-    multiply-add per kernel offset (:mod:`npconv._depthwise`); otherwise one
+    multiply-add per kernel offset (:mod:`npconv.engine.depthwise`); otherwise one
     small matrix product per kernel offset on exactly the cells it reads.
-``fft`` (:mod:`npconv._fft`)
+``fft`` (:mod:`npconv.engine.fft`)
     products of spectra (``numpy.fft``), for large kernels on few channels.
 
 ``auto`` picks by shape and workspace (:func:`_choose`).  Batch chunks keep the temporaries inside the workspace
 (:func:`npconv.get_workspace`), and im2col's near
-:data:`npconv._im2col.CHUNK_BYTES`.
+:data:`npconv.im2col.CHUNK_BYTES`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _depthwise, _fft, _im2col, config
-from ._blocks import batch_chunks, quiet
-from ._flat import flat_phases
-
-_ALL2 = (slice(None), slice(None))
-
+from .. import config
+from ..window.blocks import quiet
+from ..window.phases import flat_phases
+from . import depthwise, direct, fft, im2col
 
 @quiet
 def forward(x, weight, window, groups):
@@ -61,15 +59,15 @@ def forward(x, weight, window, groups):
         return _exact_forward(x, weight, window, groups)
     algorithm = _choose(x.shape[1], weight.shape, window, x.dtype)
     if algorithm == "fft":
-        y = _fft.forward(x, weight, window, groups, config.get_workspace(), _fft_tolerance())
+        y = fft.forward(x, weight, window, groups, config.get_workspace(), _fft_tolerance())
         if y is not None:
             return y if all_finite(y) else _exact_forward(x, weight, window, groups)
         algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype)
     if algorithm == "im2col":
-        return _im2col.forward(x, weight, window, groups)
+        return im2col.forward(x, weight, window, groups)
     if algorithm == "depthwise":
-        return _depthwise.forward(x, weight, window)
-    return _forward_direct(x, weight, window, groups)
+        return depthwise.forward(x, weight, window)
+    return direct.forward(x, weight, window, groups)
 
 
 @quiet
@@ -115,7 +113,7 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
     grad_input = grad_weight = None
     algorithm = _choose(in_channels, weight_shape, window, dtype)
     if algorithm == "fft":
-        gradients = _fft.backward(grad_output, weight, window, groups, in_channels, x,
+        gradients = fft.backward(grad_output, weight, window, groups, in_channels, x,
                                   config.get_workspace(), _fft_tolerance())
         if gradients is not None:
             grad_input, grad_weight = gradients
@@ -131,15 +129,15 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
         if weight is not None:
             grad_input = np.empty((n_batch, in_channels) + window.in_shape, dtype)
         if algorithm == "im2col":
-            _im2col.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
+            im2col.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
                              grad_weight)
         else:
-            _depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight)
+            depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight)
     elif algorithm == "direct":
         grad_weight = None if x is None else np.zeros(weight_shape, dtype)
         if weight is not None:
             grad_input = np.zeros((n_batch, in_channels) + window.in_shape, dtype)
-        _backward_direct(grad_output, weight, window, groups, in_channels, x, grad_input,
+        direct.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
                          grad_weight)
     if grad_weight is not None and not all_finite(grad_weight):
         grad_weight = _exact_backward(grad_output, window, groups, weight_shape, None, x)[1]
@@ -187,7 +185,7 @@ def _exact_forward(x, weight, window, groups):
     cell (an infinite weight tap over padding gives NaN), while the cells no
     window reads are not: ``direct`` over zero-padded copies of its pieces.
     """
-    return _forward_direct(x, weight, window, groups, padded=True)
+    return direct.forward(x, weight, window, groups, padded=True)
 
 
 def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
@@ -203,7 +201,7 @@ def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
     grad_input = grad_weight = None
     if weight is not None:
         grad_input = np.zeros((n_batch, in_channels) + window.in_shape, grad_output.dtype)
-        _backward_direct(grad_output, weight, window, groups, in_channels, None, grad_input,
+        direct.backward(grad_output, weight, window, groups, in_channels, None, grad_input,
                          None)
     if x is not None:
         grad_weight = _exact_weight_gradient(grad_output, window, groups, weight_shape, x)
@@ -213,14 +211,9 @@ def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
 def _exact_weight_gradient(grad_output, window, groups, weight_shape, x):
     """The weight gradient of :func:`_exact_backward`."""
     grad_weight = np.zeros(weight_shape, grad_output.dtype)
-    _backward_direct(grad_output, None, window, groups, weight_shape[1] * groups, x, None,
+    direct.backward(grad_output, None, window, groups, weight_shape[1] * groups, x, None,
                      grad_weight, padded=True)
     return grad_weight
-
-
-def _pad_zeros(x, window):
-    """``x`` (n, C, *in_shape) with its padding cells as explicit zeros."""
-    return np.pad(x, ((0, 0), (0, 0)) + tuple(window.padding))
 
 
 def _choose(in_channels, weight_shape, window, dtype):
@@ -237,13 +230,13 @@ def _choose(in_channels, weight_shape, window, dtype):
     if chosen == "auto":
         chosen = _window_algorithm(in_channels, weight_shape, window, dtype)
         if (dtype == np.float32 and window.kernel_volume > 1
-                and _fft.cost(window, in_channels, weight_shape)
+                and fft.cost(window, in_channels, weight_shape)
                 < _window_cost(chosen, in_channels, weight_shape, window)
-                and _fft.fits(window, in_channels, weight_shape, budget)):
+                and fft.fits(window, in_channels, weight_shape, budget)):
             return "fft"
-    if chosen == "fft" and not _fft.fits(window, in_channels, weight_shape, budget):
+    if chosen == "fft" and not fft.fits(window, in_channels, weight_shape, budget):
         chosen = "direct"
-    if chosen == "im2col" and _im2col.sample_bytes(window, in_channels, weight_shape[0],
+    if chosen == "im2col" and im2col.sample_bytes(window, in_channels, weight_shape[0],
                                                    dtype) > budget:
         chosen = "direct"
     return _elementwise_if_fits(chosen, in_channels, weight_shape, window, dtype)
@@ -251,7 +244,7 @@ def _choose(in_channels, weight_shape, window, dtype):
 
 def _elementwise_if_fits(algorithm, in_channels, weight_shape, window, dtype):
     """``'depthwise'`` for a ``direct`` pass with one input channel per group whose planes fit."""
-    if algorithm == "direct" and weight_shape[1] == 1 and _depthwise.fits(
+    if algorithm == "direct" and weight_shape[1] == 1 and depthwise.fits(
             window, weight_shape[0], in_channels, dtype, config.get_workspace(),
             config.get_threads()):
         return "depthwise"
@@ -265,7 +258,7 @@ def _window_algorithm(in_channels, weight_shape, window, dtype):
     # product that has nothing to contract.  A single filter (one channel in
     # and out) is faster on im2col, whose backward needs no slice-adds there.
     elementwise = weight_shape[1] == 1 and in_channels > 1
-    if elementwise or _im2col.sample_bytes(window, in_channels, weight_shape[0],
+    if elementwise or im2col.sample_bytes(window, in_channels, weight_shape[0],
                                            dtype) > config.get_workspace():
         return _elementwise_if_fits("direct", in_channels, weight_shape, window, dtype)
     return "im2col"
@@ -289,118 +282,3 @@ def _window_cost(algorithm, in_channels, weight_shape, window):
 
 # --- direct: one small product per kernel offset, no column buffer -----------
 
-def _offset_matrix(weight, offset, groups):
-    """``weight[:, :, *offset]`` as (G, K/G, C/G)."""
-    w_j = weight[_ALL2 + offset]
-    return w_j.reshape(groups, -1, w_j.shape[1])
-
-
-def _apply(matrix, block, groups):
-    """Per-group product ``matrix @ block``.
-
-    ``matrix`` is (G, M, R); ``block`` (n, G*R, *spatial), any strides.
-    Returns (n, G*M, *spatial).  With R == 1 it is a broadcast product on the
-    strided block (no copy); otherwise a matrix product on a contiguous copy.
-    """
-    n, spatial = block.shape[0], block.shape[2:]
-    g, m, r = matrix.shape
-    if r == 1:
-        lifted = block.reshape((n, g, 1) + spatial)
-        result = matrix.reshape((g, m) + (1,) * len(spatial)) * lifted
-    else:
-        flat = np.ascontiguousarray(block).reshape(n, g, r, -1)
-        result = np.matmul(matrix, flat)
-    return result.reshape((n, g * m) + spatial)
-
-
-def _pieces(window, n_batch, per_sample):
-    """``(batch slice, band)`` pieces of a direct pass whose temporaries fit the workspace.
-
-    ``per_sample`` is the bytes of one whole sample's temporaries.  Samples go
-    together while they fit; a sample that does not fit alone is cut into
-    bands of output rows along its longest output dimension (``band`` is
-    ``(dim, rows)``, or None for whole samples).
-    """
-    budget = config.get_workspace()
-    if per_sample <= budget:
-        return [(chunk, None) for chunk in batch_chunks(n_batch, per_sample)]
-    dim = max(range(window.ndim), key=lambda d: window.out_shape[d])
-    rows = window.out_shape[dim]
-    per_band = max(1, rows * budget // per_sample)
-    return [(slice(n, n + 1), (dim, slice(r, min(rows, r + per_band))))
-            for n in range(n_batch) for r in range(0, rows, per_band)]
-
-
-def _piece(window, band, inputs, outputs):
-    """The window of a piece, and the parts of input-shaped and output-shaped arrays it covers.
-
-    ``inputs`` and ``outputs`` are arrays (N, C, *spatial) already cut to
-    the piece's samples, or None.
-    """
-    if band is None:
-        return window, inputs, outputs
-    dim, rows = band
-    in_slice, piece = window.band(dim, rows)
-
-    def along(array, sl):
-        return None if array is None else array[_ALL2 + (slice(None),) * dim + (sl,)]
-    return (piece, [along(a, in_slice) for a in inputs], [along(a, rows) for a in outputs])
-
-
-def _forward_direct(x, weight, window, groups, padded=False):
-    """``y`` by one small product per kernel offset; ``padded`` multiplies padding cells too (as torch)."""
-    n_batch, channels = x.shape[:2]
-    out_channels = weight.shape[0]
-    y = np.zeros((n_batch, out_channels) + window.out_shape, x.dtype)
-    per_sample = (channels + out_channels) * window.out_volume * x.dtype.itemsize
-    if padded:
-        per_sample += channels * window.zero_padded().in_volume * x.dtype.itemsize
-    for chunk, band in _pieces(window, n_batch, per_sample):
-        piece, (x_piece,), (y_piece,) = _piece(window, band, [x[chunk]], [y[chunk]])
-        if padded:
-            x_piece, piece = _pad_zeros(x_piece, piece), piece.zero_padded()
-        for offset, in_sl, out_sl in piece.offsets:
-            w_j = _offset_matrix(weight, offset, groups)
-            y_piece[_ALL2 + out_sl] += _apply(w_j, x_piece[_ALL2 + in_sl], groups)
-    return y
-
-
-def _backward_direct(grad_output, weight, window, groups, channels, x, grad_input, grad_weight,
-                     padded=False):
-    """Add both gradients by one small product per kernel offset.
-
-    ``padded`` (for the weight gradient only) multiplies padding cells of
-    ``x`` too, as torch.
-    """
-    n_batch, out_channels = grad_output.shape[:2]
-    itemsize = grad_output.dtype.itemsize
-    per_sample = (2 * channels + out_channels) * window.out_volume * itemsize
-    if padded:
-        per_sample += channels * window.zero_padded().in_volume * itemsize
-    for chunk, band in _pieces(window, n_batch, per_sample):
-        piece, (x_piece, gi_piece), (gy_piece,) = _piece(
-            window, band, [None if x is None else x[chunk],
-                           None if grad_input is None else grad_input[chunk]],
-            [grad_output[chunk]])
-        if padded:
-            x_piece, piece = _pad_zeros(x_piece, piece), piece.zero_padded()
-        for offset, in_sl, out_sl in piece.offsets:
-            _backward_direct_offset(gy_piece, weight, groups, offset, in_sl, out_sl, x_piece,
-                                    gi_piece, grad_weight)
-
-
-def _backward_direct_offset(grad_output, weight, groups, offset, in_sl, out_sl, x, grad_input,
-                            grad_weight):
-    """One kernel offset's share of both gradients (its temporaries die on return)."""
-    n, out_channels = grad_output.shape[:2]
-    gy_block = np.ascontiguousarray(grad_output[_ALL2 + out_sl])
-    if grad_weight is not None:
-        x_block = np.ascontiguousarray(x[_ALL2 + in_sl]).reshape(n, groups, -1,
-                                                                 gy_block[0, 0].size)
-        gy_flat = gy_block.reshape(n, groups, out_channels // groups, -1)
-        # (n, G, K/G, L) @ (n, G, L, C/G), summed over the batch: (G, K/G, C/G)
-        update = _im2col.inner_products(gy_flat, x_block).sum(axis=0)
-        grad_weight[_ALL2 + offset] += update.reshape(out_channels, -1)
-    if grad_input is not None:
-        w_j_t = _offset_matrix(weight, offset, groups).transpose(0, 2, 1)
-        grad_input[_ALL2 + in_sl] += _apply(w_j_t, gy_block, groups)

@@ -8,59 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _engine
-from ._args import (as_float_array, batched_float_array, check_array_size, check_groups,
-                    check_ndim, make_window, normalize_padding, promoted, to_tuple)
-
-SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
-
+from .. import engine
+from .arguments import (as_float_array, check_array_size, check_groups, check_ndim,
+                        make_window, normalize_padding, promoted, to_tuple)
+from .common import (add_bias, batched_input, bias_grad, check_bias, check_grad_output,
+                     doc_fields, finish, gradients_as, input_arrays, unbatch)
 
 # --- shared checks ------------------------------------------------------------
-
-def batched_input(op, ndim, input):
-    """``(x, unbatched)``: the convolution input as a batched float array."""
-    return batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
-                               f"(C, {SPATIAL_NAMES[ndim]}) unbatched or "
-                               f"(N, C, {SPATIAL_NAMES[ndim]})")
-
-
-def input_arrays(op, ndim, input, weight, bias):
-    """Validate and convert the array arguments of a (transposed) convolution.
-
-    Returns ``(x, w, b, unbatched)`` with ``x`` always batched, all three of
-    their common dtype (float64 if any is float64, as NumPy promotes); the
-    bias length is checked by :func:`check_bias`.
-    """
-    x, unbatched = batched_input(op, ndim, input)
-    w = as_float_array(weight, op, "weight")
-    b = None if bias is None else as_float_array(bias, op, "bias")
-    check_ndim(w, (ndim + 2,), op, "weight", "(out_channels, in_channels/groups, *kernel_size)")
-    if 0 in w.shape:
-        raise ValueError(f"{op}(): `weight` must have no zero-size dimension, got shape {w.shape}")
-    return promoted(x, w, b) + (unbatched,)
-
-
-def gradients_as(arguments, gradients):
-    """Each gradient in the dtype of its argument (as autograd gives them); None stays None."""
-    return tuple(None if g is None else g.astype(np.asarray(a).dtype, copy=False)
-                 for a, g in zip(arguments, gradients))
-
-
-def check_bias(op, bias, length):
-    """``bias`` must be a 1-D array of ``length`` entries."""
-    if bias is not None and bias.shape != (length,):
-        raise ValueError(f"{op}(): `bias` must have shape ({length},), got {bias.shape}")
-
-
-def check_grad_output(op, grad_output, expected_shape, unbatched, reference):
-    """Convert ``grad_output`` and check its shape; returns it batched, in its common dtype with ``reference``."""
-    gy = as_float_array(grad_output, op, "grad_output")
-    shown = expected_shape[1:] if unbatched else expected_shape
-    if gy.shape != shown:
-        raise ValueError(f"{op}(): `grad_output` must have shape {shown}, got {gy.shape}")
-    gy = gy.astype(np.result_type(gy, reference), copy=False)
-    return gy[np.newaxis] if unbatched else gy
-
 
 def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, groups,
                 input_name="input"):
@@ -105,31 +59,13 @@ def _shape_argument(value, lengths, op, name):
     return shape
 
 
-def add_bias(y, bias):
-    """``y + bias`` broadcast over the channel axis, in place."""
-    if bias is not None:
-        y += bias.reshape((-1,) + (1,) * (y.ndim - 2))
-    return y
-
-
-def bias_grad(grad_output, bias):
-    """Sum of ``grad_output`` over every axis but the channel axis, or None without bias."""
-    if bias is None:
-        return None
-    return grad_output.sum(axis=(0,) + tuple(range(2, grad_output.ndim)))
-
-
-def unbatch(array, unbatched):
-    return array[0] if unbatched else array
-
-
 # --- implementations ------------------------------------------------------------
 
 def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups):
     x, w, b, unbatched = input_arrays(op, ndim, input, weight, bias)
     check_bias(op, b, w.shape[0])
     window, groups = conv_window(op, ndim, x.shape, w.shape, stride, padding, dilation, groups)
-    y = add_bias(_engine.forward(x, w, window, groups), b)
+    y = add_bias(engine.forward(x, w, window, groups), b)
     return unbatch(y, unbatched)
 
 
@@ -141,7 +77,7 @@ def _conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, 
     gy = check_grad_output(op, grad_output, (x.shape[0], w.shape[0]) + window.out_shape,
                            unbatched, x)
     x, w, b = promoted(x, w, b) if gy.dtype != x.dtype else (x, w, b)
-    gx, gw = _engine.backward(gy, window, groups, w.shape, weight=w, x=x)
+    gx, gw = engine.backward(gy, window, groups, w.shape, weight=w, x=x)
     return gradients_as((input, weight, bias), (unbatch(gx, unbatched), gw, bias_grad(gy, b)))
 
 
@@ -156,7 +92,7 @@ def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dila
     gy = check_grad_output(op, grad_output, (shape[0], w.shape[0]) + window.out_shape,
                            unbatched, w)
     gy, w = promoted(gy, w)
-    gx, _ = _engine.backward(gy, window, groups, w.shape, weight=w)
+    gx, _ = engine.backward(gy, window, groups, w.shape, weight=w)
     return unbatch(gx, unbatched)
 
 
@@ -169,7 +105,7 @@ def _conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dil
     gy = check_grad_output(op, grad_output, (x.shape[0], shape[0]) + window.out_shape,
                            unbatched, x)
     gy, x = promoted(gy, x)
-    _, gw = _engine.backward(gy, window, groups, shape, x=x)
+    _, gw = engine.backward(gy, window, groups, shape, x=x)
     return gw
 
 
@@ -278,33 +214,6 @@ Returns
 -------
 ndarray, shape ``weight_size``
 """
-
-_EXAMPLES = {
-    1: ("8", "3", "(2, 4, 8)"),
-    2: ("8, 8", "3, 3", "(2, 4, 8, 8)"),
-    3: ("8, 8, 8", "3, 3, 3", "(2, 4, 8, 8, 8)"),
-}
-
-
-def doc_fields(ndim, name, **extra):
-    """Names substituted into the docstring templates for one dimensionality."""
-    letters = SPATIAL_NAMES[ndim].split(", ")
-    example_in, example_k, example_out = _EXAMPLES[ndim]
-    return dict(
-        ndim=ndim, name=name, spatial=SPATIAL_NAMES[ndim],
-        out_spatial=", ".join(f"{c}_out" for c in letters),
-        kernel=", ".join(f"k{c}" for c in letters),
-        example_in=example_in, example_k=example_k, example_out=example_out, **extra,
-    )
-
-
-def finish(function, name, doc):
-    """Give a generated function its public name, module and docstring."""
-    function.__name__ = function.__qualname__ = name
-    function.__module__ = "npconv"
-    function.__doc__ = doc
-    return function
-
 
 def _conv_functions(ndim):
     name = f"conv{ndim}d"

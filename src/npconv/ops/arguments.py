@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from ._window import Window
+from ..window.geometry import Window
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 

@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 
-from ._args import (_as_int, check_array_size, normalize_padding, to_tuple,
+from .arguments import (_as_int, check_array_size, normalize_padding, to_tuple,
                     transposed_output_size)
-from .conv import check_grad_output, doc_fields, finish, unbatch
-from .pool import check_index_range, check_indices, pool_input
+from .common import (check_grad_output, check_index_range, check_indices, doc_fields, finish,
+                     pool_input, unbatch)
 
 
 def unpool_output_shape(op, ndim, spatial, kernel_size, stride, padding, output_size):

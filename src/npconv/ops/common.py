@@ -1,0 +1,174 @@
+"""What several operators share: array checks, batching, bias, docstring helpers and the index scatter.
+
+No operator module imports another; what two of them need lives here (or
+in :mod:`npconv.ops.arguments`, which turns user arguments into canonical
+values and windows).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .arguments import as_float_array, batched_float_array, check_ndim, promoted
+
+
+SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def batched_input(op, ndim, input):
+    """``(x, unbatched)``: the convolution input as a batched float array."""
+    return batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
+                               f"(C, {SPATIAL_NAMES[ndim]}) unbatched or "
+                               f"(N, C, {SPATIAL_NAMES[ndim]})")
+
+
+def input_arrays(op, ndim, input, weight, bias):
+    """Validate and convert the array arguments of a (transposed) convolution.
+
+    Returns ``(x, w, b, unbatched)`` with ``x`` always batched, all three of
+    their common dtype (float64 if any is float64, as NumPy promotes); the
+    bias length is checked by :func:`check_bias`.
+    """
+    x, unbatched = batched_input(op, ndim, input)
+    w = as_float_array(weight, op, "weight")
+    b = None if bias is None else as_float_array(bias, op, "bias")
+    check_ndim(w, (ndim + 2,), op, "weight", "(out_channels, in_channels/groups, *kernel_size)")
+    if 0 in w.shape:
+        raise ValueError(f"{op}(): `weight` must have no zero-size dimension, got shape {w.shape}")
+    return promoted(x, w, b) + (unbatched,)
+
+
+def gradients_as(arguments, gradients):
+    """Each gradient in the dtype of its argument (as autograd gives them); None stays None."""
+    return tuple(None if g is None else g.astype(np.asarray(a).dtype, copy=False)
+                 for a, g in zip(arguments, gradients))
+
+
+def check_bias(op, bias, length):
+    """``bias`` must be a 1-D array of ``length`` entries."""
+    if bias is not None and bias.shape != (length,):
+        raise ValueError(f"{op}(): `bias` must have shape ({length},), got {bias.shape}")
+
+
+def check_grad_output(op, grad_output, expected_shape, unbatched, reference):
+    """Convert ``grad_output`` and check its shape; returns it batched, in its common dtype with ``reference``."""
+    gy = as_float_array(grad_output, op, "grad_output")
+    shown = expected_shape[1:] if unbatched else expected_shape
+    if gy.shape != shown:
+        raise ValueError(f"{op}(): `grad_output` must have shape {shown}, got {gy.shape}")
+    gy = gy.astype(np.result_type(gy, reference), copy=False)
+    return gy[np.newaxis] if unbatched else gy
+
+
+def add_bias(y, bias):
+    """``y + bias`` broadcast over the channel axis, in place."""
+    if bias is not None:
+        y += bias.reshape((-1,) + (1,) * (y.ndim - 2))
+    return y
+
+
+def bias_grad(grad_output, bias):
+    """Sum of ``grad_output`` over every axis but the channel axis, or None without bias."""
+    if bias is None:
+        return None
+    return grad_output.sum(axis=(0,) + tuple(range(2, grad_output.ndim)))
+
+
+def unbatch(array, unbatched):
+    return array[0] if unbatched else array
+
+
+_EXAMPLES = {
+    1: ("8", "3", "(2, 4, 8)"),
+    2: ("8, 8", "3, 3", "(2, 4, 8, 8)"),
+    3: ("8, 8, 8", "3, 3, 3", "(2, 4, 8, 8, 8)"),
+}
+
+
+def doc_fields(ndim, name, **extra):
+    """Names substituted into the docstring templates for one dimensionality."""
+    letters = SPATIAL_NAMES[ndim].split(", ")
+    example_in, example_k, example_out = _EXAMPLES[ndim]
+    return dict(
+        ndim=ndim, name=name, spatial=SPATIAL_NAMES[ndim],
+        out_spatial=", ".join(f"{c}_out" for c in letters),
+        kernel=", ".join(f"k{c}" for c in letters),
+        example_in=example_in, example_k=example_k, example_out=example_out, **extra,
+    )
+
+
+def finish(function, name, doc):
+    """Give a generated function its public name, module and docstring."""
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = "npconv"
+    function.__doc__ = doc
+    return function
+
+
+def pool_input(op, ndim, input, allow_no_channels=False):
+    """``(x, unbatched)``: a float array of ``ndim + 1`` or ``ndim + 2`` dimensions, batched.
+
+    As torch, only the batch may be empty (adaptive average pooling also
+    allows zero channels, ``allow_no_channels``).
+    """
+    x, unbatched = batched_float_array(op, input, (ndim + 1, ndim + 2), "input",
+                                       "(C, *spatial) unbatched or (N, C, *spatial)")
+    if 0 in x.shape[2:] or (x.shape[1] == 0 and not allow_no_channels):
+        kind = "spatial" if allow_no_channels else "non-batch"
+        raise ValueError(f"{op}(): `input` must have a non-zero size in every {kind} "
+                         f"dimension, got shape {np.shape(input)}")
+    return x, unbatched
+
+
+def check_indices(op, indices, expected_shape, unbatched):
+    """``indices`` as an integer array of the pooled output's shape; returns it batched."""
+    array = np.asarray(indices)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{op}(): `indices` must be an integer array, got dtype {array.dtype}")
+    shown = expected_shape[1:] if unbatched else expected_shape
+    if array.shape != shown:
+        raise ValueError(f"{op}(): `indices` must have shape {shown}, got {array.shape}")
+    return array[np.newaxis] if unbatched else array
+
+
+def check_index_range(op, indices, spatial):
+    """Every index must name a cell of a plane of shape ``spatial``."""
+    plane = math.prod(spatial)
+    if indices.size and (indices.min() < 0 or indices.max() >= plane):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise ValueError(
+            f"{op}(): `indices` must lie in [0, {plane}) for a plane of shape {tuple(spatial)}, "
+            f"got {bad}"
+        )
+
+
+def scatter_to_planes(grad_output, indices, grad_input, accumulate=False):
+    """Write into ``grad_input`` (N, C, *spatial) each output gradient added at the cell its index names.
+
+    As torch's backward: an index is a flat position in its ``(n, c)``
+    plane, and gradients that name the same cell add up.  An index outside
+    the plane (a window of padding cells only) is dropped.  ``grad_input``
+    is C-contiguous (the blocks of :func:`npconv.ops.pool.by_blocks` are); with ``accumulate``
+    the gradients add to what it holds, else it is zeroed first.
+
+    One ``np.add.at`` over flat indices.  NumPy's indexed-add fast path
+    makes it several times faster than matching every index against each
+    kernel offset and adding by strided slices (measured on the benchmark's
+    2x2/2 and 3x3/2 pad 1 layers: 3.5 against 9.6 and 16.4 ms), and than
+    ``np.bincount`` (10-14 ms).
+    """
+    plane = math.prod(grad_input.shape[2:])
+    planes = grad_input.reshape(-1, plane)  # a view of the C-contiguous block
+    if not accumulate:
+        planes[...] = 0
+    flat = indices.reshape(len(planes), math.prod(indices.shape[2:]))
+    values = grad_output.reshape(flat.shape)
+    if flat.size and (flat.min() < 0 or flat.max() >= plane):
+        inside = (flat >= 0) & (flat < plane)
+        rows = np.broadcast_to(np.arange(len(planes))[:, None], flat.shape)
+        np.add.at(planes, (rows[inside], flat[inside].astype(np.intp)), values[inside])
+    else:
+        flat = flat.astype(np.intp) + np.arange(0, planes.size, plane, dtype=np.intp)[:, None]
+        np.add.at(planes.reshape(-1), flat.reshape(-1), values.reshape(-1))
