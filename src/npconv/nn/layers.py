@@ -9,20 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import adaptive, conv, conv_transpose, pool
-from ..ops.arguments import _as_int, to_tuple
+from ..ops.arguments import _as_int, check_groups, to_tuple
 from . import init
 from .module import Module, Parameter
 
 
 def _check_channels(name, in_channels, out_channels, groups):
-    for argument, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("groups", groups)):
+    """Positive channel counts that ``groups`` divides (the operators' own groups check)."""
+    for argument, value in (("in_channels", in_channels), ("out_channels", out_channels)):
         if _as_int(value, name, argument) < 1:
             raise ValueError(f"{name}(): `{argument}` must be positive, got {value}")
-    for argument, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if value % groups:
-            raise ValueError(f"{name}(): `{argument}` ({value}) must be divisible by "
-                             f"groups ({groups})")
+    check_groups(name, groups, [("`in_channels`", in_channels), ("`out_channels`", out_channels)])
 
 
 class _Convolution(Module):

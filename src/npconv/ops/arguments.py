@@ -245,11 +245,20 @@ def batched_float_array(op, array, ndims, name, meaning):
     return (array[np.newaxis] if unbatched else array), unbatched
 
 
-def check_groups(groups, op):
-    """``groups`` as a positive int."""
+def check_groups(op, groups, channel_counts):
+    """``groups`` as a positive int that divides every count of ``channel_counts``.
+
+    ``channel_counts`` holds ``(description, count)`` pairs, for example
+    ``("`weight.shape[0]` (output channels)", 6)``.  The one groups check of
+    the convolutions, the transposed convolutions and their layers.
+    """
     groups = _as_int(groups, op, "groups")
     if groups < 1:
         raise ValueError(f"{op}(): `groups` must be positive, got {groups}")
+    for description, count in channel_counts:
+        if count % groups:
+            raise ValueError(f"{op}(): {description} ({count}) must be divisible by groups "
+                             f"({groups})")
     return groups
 
 

@@ -23,13 +23,8 @@ def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, 
     ``input_shape`` is batched ``(N, C, *spatial)``; ``weight_shape`` is
     ``(K, C/groups, *kernel)``.  Returns ``(window, groups)``.
     """
-    groups = check_groups(groups, op)
     out_channels, group_channels = weight_shape[:2]
-    if out_channels % groups:
-        raise ValueError(
-            f"{op}(): `weight` has {out_channels} output channels, which groups={groups} "
-            f"does not divide"
-        )
+    groups = check_groups(op, groups, [("`weight.shape[0]` (output channels)", out_channels)])
     if input_shape[1] != group_channels * groups:
         raise ValueError(
             f"{op}(): `{input_name}` must have {group_channels * groups} channels "

@@ -32,13 +32,8 @@ def _transpose_window(op, ndim, x_shape, w_shape, stride, padding, output_paddin
     Its ``in_shape`` is the transposed convolution's output size and its
     ``out_shape`` the transposed convolution's input size.
     """
-    groups = check_groups(groups, op)
     in_channels = w_shape[0]
-    if in_channels % groups:
-        raise ValueError(
-            f"{op}(): `weight` has {in_channels} input channels (weight.shape[0]), which "
-            f"groups={groups} does not divide"
-        )
+    groups = check_groups(op, groups, [("`weight.shape[0]` (input channels)", in_channels)])
     if x_shape[1] != in_channels:
         raise ValueError(
             f"{op}(): `input` must have {in_channels} channels (weight.shape[0]), "
