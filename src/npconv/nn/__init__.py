@@ -16,8 +16,8 @@
 
 from .init import manual_seed
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv1d, Conv2d, Conv3d,
-                     ConvTranspose2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid,
-                     Tanh)
+                     ConvTranspose2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU,
+                     Sigmoid, Tanh)
 from .losses import CrossEntropyLoss, MSELoss, log_softmax
 from .module import Module, Parameter, Sequential
 from .optim import SGD, Adam, AdamW, Optimizer

@@ -99,12 +99,17 @@ def doc_fields(ndim, name, **extra):
     )
 
 
-def finish(function, name, doc):
-    """Give a generated function its public name, module and docstring."""
-    function.__name__ = function.__qualname__ = name
-    function.__module__ = "npconv"
-    function.__doc__ = doc
-    return function
+def documented(template, ndim, **extra):
+    """Decorator: the docstring of a public function, ``template`` filled in for ``ndim`` dimensions.
+
+    The fields are :func:`doc_fields` of the function's own name and
+    ``extra``; the function shows as ``npconv.<name>``, where it is exported.
+    """
+    def decorate(function):
+        function.__doc__ = template.format(**doc_fields(ndim, function.__name__, **extra))
+        function.__module__ = "npconv"
+        return function
+    return decorate
 
 
 def pool_input(op, ndim, input, allow_no_channels=False):

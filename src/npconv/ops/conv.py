@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import engine
-from .arguments import (as_float_array, check_array_size, check_groups, check_ndim,
-                        make_window, normalize_padding, promoted, to_tuple)
-from .common import (add_bias, batched_input, bias_grad, check_bias, check_grad_output,
-                     doc_fields, finish, gradients_as, input_arrays, unbatch)
+from .arguments import (as_float_array, check_array_size, check_groups, check_ndim, make_window,
+                        normalize_padding, promoted, to_tuple)
+from .common import (add_bias, batched_input, bias_grad, check_bias, check_grad_output, documented,
+                     gradients_as, input_arrays, unbatch)
 
 # --- shared checks ------------------------------------------------------------
 
@@ -210,37 +210,78 @@ Returns
 ndarray, shape ``weight_size``
 """
 
-def _conv_functions(ndim):
-    name = f"conv{ndim}d"
+# --- public functions: thin definitions over the implementations above ---------------
 
-    def conv(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-        return _conv(name, ndim, input, weight, bias, stride, padding, dilation, groups)
-
-    def conv_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1,
-                      groups=1):
-        return _conv_backward(f"{name}_backward", ndim, grad_output, input, weight, bias,
-                              stride, padding, dilation, groups)
-
-    def conv_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
-        return _conv_input(f"{name}_input", ndim, input_size, weight, grad_output, stride,
-                           padding, dilation, groups)
-
-    def conv_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
-        return _conv_weight(f"{name}_weight", ndim, input, weight_size, grad_output, stride,
-                            padding, dilation, groups)
-
-    fields = doc_fields(ndim, name, fwd=name, name_input=f"{name}_input",
-                        name_weight=f"{name}_weight")
-    return (
-        finish(conv, name, _CONV_DOC.format(**fields)),
-        finish(conv_backward, f"{name}_backward", _CONV_BACKWARD_DOC.format(**fields)),
-        finish(conv_input, f"{name}_input",
-               _CONV_INPUT_DOC.format(**{**fields, "name": f"{name}_input"})),
-        finish(conv_weight, f"{name}_weight",
-               _CONV_WEIGHT_DOC.format(**{**fields, "name": f"{name}_weight"})),
-    )
+@documented(_CONV_DOC, 1)
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
-conv1d, conv1d_backward, conv1d_input, conv1d_weight = _conv_functions(1)
-conv2d, conv2d_backward, conv2d_input, conv2d_weight = _conv_functions(2)
-conv3d, conv3d_backward, conv3d_input, conv3d_weight = _conv_functions(3)
+@documented(_CONV_BACKWARD_DOC, 1, fwd="conv1d", name_input="conv1d_input",
+            name_weight="conv1d_weight")
+def conv1d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1,
+                    groups=1):
+    return _conv_backward("conv1d_backward", 1, grad_output, input, weight, bias, stride, padding,
+                          dilation, groups)
+
+
+@documented(_CONV_INPUT_DOC, 1, fwd="conv1d")
+def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    return _conv_input("conv1d_input", 1, input_size, weight, grad_output, stride, padding,
+                       dilation, groups)
+
+
+@documented(_CONV_WEIGHT_DOC, 1, fwd="conv1d")
+def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    return _conv_weight("conv1d_weight", 1, input, weight_size, grad_output, stride, padding,
+                        dilation, groups)
+
+
+@documented(_CONV_DOC, 2)
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+@documented(_CONV_BACKWARD_DOC, 2, fwd="conv2d", name_input="conv2d_input",
+            name_weight="conv2d_weight")
+def conv2d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1,
+                    groups=1):
+    return _conv_backward("conv2d_backward", 2, grad_output, input, weight, bias, stride, padding,
+                          dilation, groups)
+
+
+@documented(_CONV_INPUT_DOC, 2, fwd="conv2d")
+def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    return _conv_input("conv2d_input", 2, input_size, weight, grad_output, stride, padding,
+                       dilation, groups)
+
+
+@documented(_CONV_WEIGHT_DOC, 2, fwd="conv2d")
+def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    return _conv_weight("conv2d_weight", 2, input, weight_size, grad_output, stride, padding,
+                        dilation, groups)
+
+
+@documented(_CONV_DOC, 3)
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+@documented(_CONV_BACKWARD_DOC, 3, fwd="conv3d", name_input="conv3d_input",
+            name_weight="conv3d_weight")
+def conv3d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1,
+                    groups=1):
+    return _conv_backward("conv3d_backward", 3, grad_output, input, weight, bias, stride, padding,
+                          dilation, groups)
+
+
+@documented(_CONV_INPUT_DOC, 3, fwd="conv3d")
+def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    return _conv_input("conv3d_input", 3, input_size, weight, grad_output, stride, padding,
+                       dilation, groups)
+
+
+@documented(_CONV_WEIGHT_DOC, 3, fwd="conv3d")
+def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1):
+    return _conv_weight("conv3d_weight", 3, input, weight_size, grad_output, stride, padding,
+                        dilation, groups)

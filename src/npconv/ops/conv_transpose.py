@@ -20,9 +20,9 @@ import numpy as np
 from .. import engine
 from ..window.geometry import Window
 from .arguments import (check_array_size, check_groups, make_window, normalize_padding, promoted,
-                    to_tuple, transposed_output_size)
-from .common import (add_bias, bias_grad, check_bias, check_grad_output, doc_fields, finish,
-                   gradients_as, input_arrays, unbatch)
+                        to_tuple, transposed_output_size)
+from .common import (add_bias, bias_grad, check_bias, check_grad_output, documented, gradients_as,
+                     input_arrays, unbatch)
 
 
 def _transpose_window(op, ndim, x_shape, w_shape, stride, padding, output_padding, groups,
@@ -143,25 +143,43 @@ grad_bias : ndarray, shape (C_out,), or None when ``bias`` is None
 """
 
 
-def _functions(ndim):
-    name = f"conv_transpose{ndim}d"
-
-    def conv_transpose(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                       groups=1, dilation=1):
-        return _conv_transpose(name, ndim, input, weight, bias, stride, padding,
-                               output_padding, groups, dilation)
-
-    def conv_transpose_backward(grad_output, input, weight, bias=None, stride=1, padding=0,
-                                output_padding=0, groups=1, dilation=1):
-        return _conv_transpose_backward(f"{name}_backward", ndim, grad_output, input, weight,
-                                        bias, stride, padding, output_padding, groups,
-                                        dilation)
-
-    fields = doc_fields(ndim, name, fwd=name, conv=f"conv{ndim}d")
-    return (finish(conv_transpose, name, _DOC.format(**fields)),
-            finish(conv_transpose_backward, f"{name}_backward", _BACKWARD_DOC.format(**fields)))
+@documented(_DOC, 1, conv="conv1d")
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
 
 
-conv_transpose1d, conv_transpose1d_backward = _functions(1)
-conv_transpose2d, conv_transpose2d_backward = _functions(2)
-conv_transpose3d, conv_transpose3d_backward = _functions(3)
+@documented(_BACKWARD_DOC, 1, fwd="conv_transpose1d", conv="conv1d")
+def conv_transpose1d_backward(grad_output, input, weight, bias=None, stride=1, padding=0,
+                              output_padding=0, groups=1, dilation=1):
+    return _conv_transpose_backward("conv_transpose1d_backward", 1, grad_output, input, weight,
+                                    bias, stride, padding, output_padding, groups, dilation)
+
+
+@documented(_DOC, 2, conv="conv2d")
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+@documented(_BACKWARD_DOC, 2, fwd="conv_transpose2d", conv="conv2d")
+def conv_transpose2d_backward(grad_output, input, weight, bias=None, stride=1, padding=0,
+                              output_padding=0, groups=1, dilation=1):
+    return _conv_transpose_backward("conv_transpose2d_backward", 2, grad_output, input, weight,
+                                    bias, stride, padding, output_padding, groups, dilation)
+
+
+@documented(_DOC, 3, conv="conv3d")
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+@documented(_BACKWARD_DOC, 3, fwd="conv_transpose3d", conv="conv3d")
+def conv_transpose3d_backward(grad_output, input, weight, bias=None, stride=1, padding=0,
+                              output_padding=0, groups=1, dilation=1):
+    return _conv_transpose_backward("conv_transpose3d_backward", 3, grad_output, input, weight,
+                                    bias, stride, padding, output_padding, groups, dilation)

@@ -29,7 +29,7 @@ import numpy as np
 from ..window.blocks import quiet
 from ..window.geometry import gather, scatter_add
 from .arguments import (batched_float_array, check_array_size, make_window, normalize_padding,
-                    to_tuple)
+                        to_tuple)
 from .common import check_grad_output, unbatch
 
 

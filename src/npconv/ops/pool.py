@@ -31,8 +31,8 @@ from .. import config
 from ..window.blocks import plane_blocks, quiet, run_blocks
 from ..window.geometry import StridePhases, Window
 from .arguments import make_window, normalize_padding, to_tuple
-from .common import (check_grad_output, check_indices, doc_fields, finish, pool_input,
-                     scatter_to_planes, unbatch)
+from .common import (check_grad_output, check_indices, documented, pool_input, scatter_to_planes,
+                     unbatch)
 
 _ALL2 = (slice(None), slice(None))
 
@@ -602,39 +602,85 @@ ndarray, shape of ``input``
 _POOL_EXAMPLES = {1: "(2, 3, 4)", 2: "(2, 3, 4, 4)", 3: "(2, 3, 4, 4, 4)"}
 
 
-def _functions(ndim):
-    max_name, avg_name = f"max_pool{ndim}d", f"avg_pool{ndim}d"
-
-    def max_pool(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                 return_indices=False):
-        return _max_pool(max_name, ndim, input, kernel_size, stride, padding, dilation,
-                         ceil_mode, return_indices)
-
-    def max_pool_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
-                          ceil_mode=False, indices=None):
-        return _max_pool_backward(f"{max_name}_backward", ndim, grad_output, input, kernel_size,
-                                  stride, padding, dilation, ceil_mode, indices)
-
-    def avg_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
-        return _avg_pool(avg_name, ndim, input, kernel_size, stride, padding, ceil_mode,
-                         count_include_pad, divisor_override)
-
-    def avg_pool_backward(grad_output, input, kernel_size, stride=None, padding=0,
-                          ceil_mode=False, count_include_pad=True, divisor_override=None):
-        return _avg_pool_backward(f"{avg_name}_backward", ndim, grad_output, input, kernel_size,
-                                  stride, padding, ceil_mode, count_include_pad,
-                                  divisor_override)
-
-    example = {"example_pool": _POOL_EXAMPLES[ndim]}
-    max_fields = doc_fields(ndim, max_name, fwd=max_name, **example)
-    avg_fields = doc_fields(ndim, avg_name, fwd=avg_name, **example)
-    return (finish(max_pool, max_name, _MAX_DOC.format(**max_fields)),
-            finish(max_pool_backward, f"{max_name}_backward", _MAX_BACKWARD_DOC.format(**max_fields)),
-            finish(avg_pool, avg_name, _AVG_DOC.format(**avg_fields)),
-            finish(avg_pool_backward, f"{avg_name}_backward", _AVG_BACKWARD_DOC.format(**avg_fields)))
+@documented(_MAX_DOC, 1, example_pool=_POOL_EXAMPLES[1])
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
-max_pool1d, max_pool1d_backward, avg_pool1d, avg_pool1d_backward = _functions(1)
-max_pool2d, max_pool2d_backward, avg_pool2d, avg_pool2d_backward = _functions(2)
-max_pool3d, max_pool3d_backward, avg_pool3d, avg_pool3d_backward = _functions(3)
+@documented(_MAX_BACKWARD_DOC, 1, fwd="max_pool1d")
+def max_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, indices=None):
+    return _max_pool_backward("max_pool1d_backward", 1, grad_output, input, kernel_size, stride,
+                              padding, dilation, ceil_mode, indices)
+
+
+@documented(_AVG_DOC, 1)
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+@documented(_AVG_BACKWARD_DOC, 1, fwd="avg_pool1d")
+def avg_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    return _avg_pool_backward("avg_pool1d_backward", 1, grad_output, input, kernel_size, stride,
+                              padding, ceil_mode, count_include_pad, divisor_override)
+
+
+@documented(_MAX_DOC, 2, example_pool=_POOL_EXAMPLES[2])
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+@documented(_MAX_BACKWARD_DOC, 2, fwd="max_pool2d")
+def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, indices=None):
+    return _max_pool_backward("max_pool2d_backward", 2, grad_output, input, kernel_size, stride,
+                              padding, dilation, ceil_mode, indices)
+
+
+@documented(_AVG_DOC, 2)
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+@documented(_AVG_BACKWARD_DOC, 2, fwd="avg_pool2d")
+def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    return _avg_pool_backward("avg_pool2d_backward", 2, grad_output, input, kernel_size, stride,
+                              padding, ceil_mode, count_include_pad, divisor_override)
+
+
+@documented(_MAX_DOC, 3, example_pool=_POOL_EXAMPLES[3])
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+@documented(_MAX_BACKWARD_DOC, 3, fwd="max_pool3d")
+def max_pool3d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
+                        ceil_mode=False, indices=None):
+    return _max_pool_backward("max_pool3d_backward", 3, grad_output, input, kernel_size, stride,
+                              padding, dilation, ceil_mode, indices)
+
+
+@documented(_AVG_DOC, 3)
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
+                     count_include_pad, divisor_override)
+
+
+@documented(_AVG_BACKWARD_DOC, 3, fwd="avg_pool3d")
+def avg_pool3d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    return _avg_pool_backward("avg_pool3d_backward", 3, grad_output, input, kernel_size, stride,
+                              padding, ceil_mode, count_include_pad, divisor_override)

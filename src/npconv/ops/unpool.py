@@ -13,9 +13,9 @@ import math
 import numpy as np
 
 from .arguments import (_as_int, check_array_size, normalize_padding, to_tuple,
-                    transposed_output_size)
-from .common import (check_grad_output, check_index_range, check_indices, doc_fields, finish,
-                     pool_input, unbatch)
+                        transposed_output_size)
+from .common import (check_grad_output, check_index_range, check_indices, documented, pool_input,
+                     unbatch)
 
 
 def unpool_output_shape(op, ndim, spatial, kernel_size, stride, padding, output_size):
@@ -133,22 +133,40 @@ ndarray, shape of ``input``
 """
 
 
-def _functions(ndim):
-    name = f"max_unpool{ndim}d"
-
-    def max_unpool(input, indices, kernel_size, stride=None, padding=0, output_size=None):
-        return _max_unpool(name, ndim, input, indices, kernel_size, stride, padding, output_size)
-
-    def max_unpool_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
-                            output_size=None):
-        return _max_unpool_backward(f"{name}_backward", ndim, grad_output, input, indices,
-                                    kernel_size, stride, padding, output_size)
-
-    fields = doc_fields(ndim, name, fwd=name)
-    return (finish(max_unpool, name, _DOC.format(**fields)),
-            finish(max_unpool_backward, f"{name}_backward", _BACKWARD_DOC.format(**fields)))
+@documented(_DOC, 1)
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
+                       output_size)
 
 
-max_unpool1d, max_unpool1d_backward = _functions(1)
-max_unpool2d, max_unpool2d_backward = _functions(2)
-max_unpool3d, max_unpool3d_backward = _functions(3)
+@documented(_BACKWARD_DOC, 1, fwd="max_unpool1d")
+def max_unpool1d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
+                          output_size=None):
+    return _max_unpool_backward("max_unpool1d_backward", 1, grad_output, input, indices,
+                                kernel_size, stride, padding, output_size)
+
+
+@documented(_DOC, 2)
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
+                       output_size)
+
+
+@documented(_BACKWARD_DOC, 2, fwd="max_unpool2d")
+def max_unpool2d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
+                          output_size=None):
+    return _max_unpool_backward("max_unpool2d_backward", 2, grad_output, input, indices,
+                                kernel_size, stride, padding, output_size)
+
+
+@documented(_DOC, 3)
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding,
+                       output_size)
+
+
+@documented(_BACKWARD_DOC, 3, fwd="max_unpool3d")
+def max_unpool3d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
+                          output_size=None):
+    return _max_unpool_backward("max_unpool3d_backward", 3, grad_output, input, indices,
+                                kernel_size, stride, padding, output_size)
