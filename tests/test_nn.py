@@ -350,3 +350,18 @@ def test_layers_validate_the_kernel_size():
         nn.Conv2d(1, 2, 0)
     with pytest.raises(ValueError, match=r"`kernel_size` must be an int or a tuple of 2 ints"):
         nn.Conv2d(1, 2, (3, 3, 3))
+
+
+@pytest.mark.parametrize("make,error,message", [
+    (lambda: nn.Conv2d(1, 2, 3, stride=0), ValueError, r"Conv2d\(\): `stride` must be positive, got 0"),
+    (lambda: nn.Conv2d(1, 2, 3, stride=2, padding="same"), ValueError, r"padding='same' needs stride 1"),
+    (lambda: nn.Conv1d(1, 2, 3, dilation=(1, 1)), ValueError, r"`dilation` must be an int or a tuple of 1 ints"),
+    (lambda: nn.ConvTranspose2d(1, 2, 3, padding="same"), TypeError, r"`padding` must be an int or a tuple of ints"),
+    (lambda: nn.ConvTranspose2d(1, 2, 3, output_padding=-1), ValueError, r"`output_padding` must be >= 0"),
+    (lambda: nn.MaxPool2d(0), ValueError, r"MaxPool2d\(\): `kernel_size` must be positive, got 0"),
+    (lambda: nn.AvgPool2d(2, stride=-1), ValueError, r"AvgPool2d\(\): `stride` must be positive, got -1"),
+])
+def test_layers_refuse_bad_window_arguments_when_built(make, error, message):
+    """The layers use the operators' argument normaliser, so a bad argument fails at construction."""
+    with pytest.raises(error, match=message):
+        make()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import adaptive, conv, conv_transpose, pool
-from ..ops.arguments import _as_int, check_groups, to_tuple
+from ..ops.arguments import _as_int, check_groups, to_tuple, window_arguments
 from . import init
 from .module import Module, Parameter
 
@@ -36,7 +36,12 @@ class _Convolution(Module):
         super().__init__()
         name = type(self).__name__
         _check_channels(name, in_channels, out_channels, options["groups"])
-        kernel = to_tuple(kernel_size, self.ndim, name, "kernel_size")
+        # the operators' own normaliser, so that a bad argument fails here and not at forward
+        kernel, _, _, _ = window_arguments(name, self.ndim, kernel_size, options["stride"],
+                                           options["padding"], options["dilation"],
+                                           strings=not self.transposed)
+        if self.transposed:
+            to_tuple(options["output_padding"], self.ndim, name, "output_padding", minimum=0)
         self.options = options
         rng = init.default_rng(rng)
         if self.transposed:
@@ -143,6 +148,10 @@ class Linear(Module):
 class _Pool2d(Module):
     def __init__(self, **options):
         super().__init__()
+        if "kernel_size" in options:  # the operators' normaliser, so that bad arguments fail here
+            window_arguments(type(self).__name__, 2, options["kernel_size"], options["stride"],
+                             options["padding"], options.get("dilation", 1),
+                             stride_default_kernel=True, strings=False)
         self.options = options
 
     def extra_repr(self):

@@ -116,6 +116,30 @@ def normalize_padding(padding, ndim, op, *, kernel=None, stride=None, dilation=N
     return pairs
 
 
+def window_arguments(op, ndim, kernel_size, stride=1, padding=0, dilation=1, *,
+                     stride_default_kernel=False, strings=True):
+    """The one way from user arguments to a window's canonical values: ``(kernel, stride, padding, dilation)``.
+
+    ``kernel``, ``stride`` and ``dilation`` become tuples of ``ndim`` positive
+    ints, ``padding`` a tuple of ``(lo, hi)`` pairs (:func:`normalize_padding`;
+    ``strings=False`` refuses ``'same'`` and ``'valid'``).  With
+    ``stride_default_kernel`` (pooling, unpooling), ``stride=None`` means the
+    kernel size, as torch.
+
+    >>> window_arguments("max_pool2d", 2, 3, None, 1, stride_default_kernel=True, strings=False)
+    ((3, 3), (3, 3), ((1, 1), (1, 1)), (1, 1))
+    """
+    kernel = to_tuple(kernel_size, ndim, op, "kernel_size")
+    if stride is None and stride_default_kernel:
+        stride = kernel
+    else:
+        stride = to_tuple(stride, ndim, op, "stride")
+    dilation = to_tuple(dilation, ndim, op, "dilation")
+    pads = normalize_padding(padding, ndim, op, kernel=kernel, stride=stride, dilation=dilation,
+                             strings=strings)
+    return kernel, stride, pads, dilation
+
+
 def output_size(size, kernel, stride, dilation, pad_lo, pad_hi, ceil_mode=False):
     """Number of window positions along one dimension.
 

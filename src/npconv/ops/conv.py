@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import engine
 from .arguments import (as_float_array, check_array_size, check_groups, check_ndim, make_window,
-                        normalize_padding, promoted, to_tuple)
+                        promoted, to_tuple, window_arguments)
 from .common import (add_bias, batched_input, bias_grad, check_bias, check_grad_output, documented,
                      gradients_as, input_arrays, unbatch)
 
@@ -30,10 +30,8 @@ def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, 
             f"{op}(): `{input_name}` must have {group_channels * groups} channels "
             f"(weight.shape[1]={group_channels} x groups={groups}), got {input_shape[1]}"
         )
-    kernel = tuple(weight_shape[2:])
-    stride = to_tuple(stride, ndim, op, "stride")
-    dilation = to_tuple(dilation, ndim, op, "dilation")
-    pads = normalize_padding(padding, ndim, op, kernel=kernel, stride=stride, dilation=dilation)
+    kernel, stride, pads, dilation = window_arguments(op, ndim, tuple(weight_shape[2:]), stride,
+                                                      padding, dilation)
     check_array_size(op, input_shape, np.float32, f"`{input_name}`")
     window = make_window(op, tuple(input_shape[2:]), kernel, stride, pads, dilation)
     check_array_size(op, (input_shape[0], out_channels) + window.out_shape, np.float32,

@@ -19,8 +19,8 @@ import numpy as np
 
 from .. import engine
 from ..window.geometry import Window
-from .arguments import (check_array_size, check_groups, make_window, normalize_padding, promoted,
-                        to_tuple, transposed_output_size)
+from .arguments import (check_array_size, check_groups, make_window, promoted, to_tuple,
+                        transposed_output_size, window_arguments)
 from .common import (add_bias, bias_grad, check_bias, check_grad_output, documented, gradients_as,
                      input_arrays, unbatch)
 
@@ -39,11 +39,9 @@ def _transpose_window(op, ndim, x_shape, w_shape, stride, padding, output_paddin
             f"{op}(): `input` must have {in_channels} channels (weight.shape[0]), "
             f"got {x_shape[1]}"
         )
-    kernel = tuple(w_shape[2:])
-    stride = to_tuple(stride, ndim, op, "stride")
-    dilation = to_tuple(dilation, ndim, op, "dilation")
+    kernel, stride, pads, dilation = window_arguments(op, ndim, tuple(w_shape[2:]), stride,
+                                                      padding, dilation, strings=False)
     extra = to_tuple(output_padding, ndim, op, "output_padding", minimum=0)
-    pads = normalize_padding(padding, ndim, op, strings=False)
     if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
         raise ValueError(
             f"{op}(): `output_padding` must be smaller than either stride or dilation in "

@@ -28,8 +28,8 @@ import numpy as np
 
 from ..window.blocks import quiet
 from ..window.geometry import gather, scatter_add
-from .arguments import (batched_float_array, check_array_size, make_window, normalize_padding,
-                        to_tuple)
+from .arguments import (batched_float_array, check_array_size, make_window, to_tuple,
+                        window_arguments)
 from .common import check_grad_output, unbatch
 
 
@@ -42,10 +42,8 @@ def _spatial_ndim(*candidates):
 
 
 def _window(op, ndim, spatial_shape, kernel_size, dilation, padding, stride):
-    kernel = to_tuple(kernel_size, ndim, op, "kernel_size")
-    dilation = to_tuple(dilation, ndim, op, "dilation")
-    stride = to_tuple(stride, ndim, op, "stride")
-    pads = normalize_padding(padding, ndim, op, strings=False)
+    kernel, stride, pads, dilation = window_arguments(op, ndim, kernel_size, stride, padding,
+                                                      dilation, strings=False)
     return make_window(op, tuple(spatial_shape), kernel, stride, pads, dilation)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from .. import config
 from ..window.blocks import plane_blocks, quiet, run_blocks
 from ..window.geometry import StridePhases, Window
-from .arguments import make_window, normalize_padding, to_tuple
+from .arguments import make_window, window_arguments
 from .common import (check_grad_output, check_indices, documented, pool_input, scatter_to_planes,
                      unbatch)
 
@@ -41,10 +41,9 @@ _ALL2 = (slice(None), slice(None))
 
 def pool_window(op, ndim, spatial, kernel_size, stride, padding, dilation, ceil_mode):
     """The window of a pooling op; ``stride=None`` means ``kernel_size``, as torch."""
-    kernel = to_tuple(kernel_size, ndim, op, "kernel_size")
-    stride = kernel if stride is None else to_tuple(stride, ndim, op, "stride")
-    dilation = to_tuple(dilation, ndim, op, "dilation")
-    pads = normalize_padding(padding, ndim, op, strings=False)
+    kernel, stride, pads, dilation = window_arguments(op, ndim, kernel_size, stride, padding,
+                                                      dilation, stride_default_kernel=True,
+                                                      strings=False)
     if any(max(pair) > k // 2 for pair, k in zip(pads, kernel)):
         raise ValueError(
             f"{op}(): `padding` must be at most half of kernel_size on every side, "

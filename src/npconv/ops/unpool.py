@@ -12,8 +12,7 @@ import math
 
 import numpy as np
 
-from .arguments import (_as_int, check_array_size, normalize_padding, to_tuple,
-                        transposed_output_size)
+from .arguments import _as_int, check_array_size, transposed_output_size, window_arguments
 from .common import (check_grad_output, check_index_range, check_indices, documented, pool_input,
                      unbatch)
 
@@ -25,9 +24,8 @@ def unpool_output_shape(op, ndim, spatial, kernel_size, stride, padding, output_
     explicit ``output_size`` (spatial, or with the two leading dimensions,
     which are ignored) must lie strictly between that minus and plus ``stride``.
     """
-    kernel = to_tuple(kernel_size, ndim, op, "kernel_size")
-    stride = kernel if stride is None else to_tuple(stride, ndim, op, "stride")
-    pads = normalize_padding(padding, ndim, op, strings=False)
+    kernel, stride, pads, _ = window_arguments(op, ndim, kernel_size, stride, padding,
+                                               stride_default_kernel=True, strings=False)
     default = tuple(transposed_output_size(n, k, s, 1, lo, hi)
                     for n, s, (lo, hi), k in zip(spatial, stride, pads, kernel))
     if output_size is None:
