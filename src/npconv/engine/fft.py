@@ -92,9 +92,8 @@ class _Plan:
         self.lengths = tuple(lengths)
         self.axes = tuple(range(-window.ndim, 0))
         # Where output cell o sits in the circular correlation, per dimension.
-        self.positions = np.ix_(*[(np.arange(out) * s - lo) % length for out, s, (lo, _), length
-                                  in zip(window.out_shape, window.stride, window.padding,
-                                         lengths)])
+        self.positions = np.ix_(*[window.starts(dim) % length
+                                  for dim, length in enumerate(lengths)])
         # Where kernel offset j sits: j*d.
         self.taps = np.ix_(*[np.arange(k) * d for k, d in zip(window.kernel, window.dilation)])
         self.frequencies = math.prod(lengths[:-1]) * (lengths[-1] // 2 + 1)

@@ -88,7 +88,7 @@ def _flat_index(window, cell_of_start):
     """
     index = np.zeros((1,) * window.ndim, np.int64)
     for dim, plane_stride in enumerate(_plane_strides(window)):
-        start = np.arange(window.out_shape[dim]) * window.stride[dim] - window.padding[dim][0]
+        start = window.starts(dim)
         index = index + _column(cell_of_start(start, dim) * plane_stride, dim, window.ndim)
     return index
 
@@ -314,9 +314,8 @@ def _divisor(window, count_include_pad, divisor_override):
         return divisor_override
     divisor = 1
     for dim in range(window.ndim):
-        n, k, s = window.in_shape[dim], window.kernel[dim], window.stride[dim]
-        lo, hi = window.padding[dim]
-        start = np.arange(window.out_shape[dim]) * s - lo
+        n, k, hi = window.in_shape[dim], window.kernel[dim], window.padding[dim][1]
+        start = window.starts(dim)
         end = np.minimum(start + k, n + hi)
         if not count_include_pad:
             start, end = np.maximum(start, 0), np.minimum(end, n)

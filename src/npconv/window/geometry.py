@@ -73,6 +73,13 @@ class Window:
         """``prod(out_shape)``: the number of window positions."""
         return math.prod(self.out_shape)
 
+    def starts(self, dim):
+        """The input cell each window position reads at kernel offset 0 along ``dim``: ``o*stride - pad_lo``.
+
+        Negative where the window starts in the low padding.
+        """
+        return np.arange(self.out_shape[dim]) * self.stride[dim] - self.padding[dim][0]
+
     def zero_padded(self):
         """The same windows over the input with its padding made real cells (no implicit padding)."""
         in_shape = tuple(n + lo + hi for n, (lo, hi) in zip(self.in_shape, self.padding))
