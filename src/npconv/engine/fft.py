@@ -157,9 +157,11 @@ def _plan(window):
 def cost(window, channels, weight_shape):
     """Estimated nanoseconds per sample, for the choice of algorithm.
 
-    Transforms of the input and output planes, about 0.9 ns per cell and
-    ``log2`` of the plane (measured on mean filters from 5x5 to 15x15), and
-    the complex products over channels, about 0.08 ns per multiply-add.
+    Transforms of the input and output planes (a cost per cell and ``log2``
+    of the plane) and the complex products over channels (a cost per
+    multiply-add).  The two constants were fitted on the benchmark's mean
+    filters; ``npconv bench --algorithms`` shows whether ``auto`` still takes
+    the fastest algorithm on a machine.
     """
     plan = _plan(window)
     cells = math.prod(plan.lengths)

@@ -41,9 +41,8 @@ from ..window.scratch import scratch
 
 #: Batch chunks aim at this many bytes of temporaries: small enough that a
 #: chunk's columns are still in the CPU cache when the matrix product reads
-#: them, large enough for an efficient product.  Measured forward+backward on
-#: the benchmark's CIFAR 3x3 layer: 87 ms with 8 MiB chunks, 73 ms with
-#: 24 MiB, 88 ms with 256 MiB; on the 7x7 stem 61, 58, 73.
+#: them, large enough for an efficient product (chosen by timing 8, 12, 24, 48
+#: and 256 MiB on the benchmark's layers; the README has the figures).
 CHUNK_BYTES = 24 << 20
 
 
@@ -70,20 +69,17 @@ PIECE_LENGTH = 1024
 def inner_products(a, b):
     """``a @ b^T`` for stacks of matrices ``a`` (..., m, L) and ``b`` (..., k, L), L long.
 
-    OpenBLAS computes such a product 10-30% faster when the larger of ``m``
-    and ``k`` gives the result's rows (measured on the weight-gradient
-    shapes of the benchmark as single products: 0.61 against 0.76 ms for
-    LeNet's, 2.85 against 3.58 ms for a CIFAR chunk's, and the reverse, 3.0
-    against 3.7 ms, when the first operand is the larger), so the smaller
-    one goes second and the result comes back transposed: a view.
+    OpenBLAS computes such a product faster when the larger of ``m`` and
+    ``k`` gives the result's rows, so the smaller one goes second and the
+    result comes back transposed: a view.
 
     A small result (``m * k <=`` :data:`SMALL_RESULT_CELLS`, the weight
     gradient of a layer with few input and output channels) over a long
     ``L`` is summed from products over pieces of ``L``, one batched call:
-    OpenBLAS takes 2-3x as long for the single long product (LeNet's
-    25 x 6 x 43008: 0.23 against 0.60 ms; 75 x 6: 0.73 against 1.26 ms),
-    while results of a few thousand cells gain nothing and matrix-vector
-    products lose (the 5x5 mean filter's backward: 10% slower).
+    OpenBLAS is several times slower on the single long product, while
+    results of a few thousand cells gain nothing and matrix-vector products
+    lose.  (Both measured on the benchmark's weight-gradient shapes; the
+    README has the figures.)
     """
     length, m, k = a.shape[-1], a.shape[-2], b.shape[-2]
     pieces = length // PIECE_LENGTH

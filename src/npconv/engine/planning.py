@@ -268,9 +268,9 @@ def _window_cost(algorithm, in_channels, weight_shape, window):
     """Estimated nanoseconds per sample of a window algorithm (for the choice of ``fft``).
 
     Both move every window cell once (a column copy, or an elementwise
-    multiply-add): about 0.45 ns per cell, measured on the benchmark's mean
-    filters and depthwise layer.  im2col adds its matrix product at about
-    200 GFLOP/s.
+    multiply-add), at a cost per cell; im2col adds its matrix product at a
+    rate per multiply-add.  The constants were fitted on the benchmark's
+    mean filters and depthwise layer, like :func:`npconv.engine.fft.cost`'s.
     """
     out_channels, group_channels = weight_shape[:2]
     cells = flat_phases(window).positions * window.kernel_volume
