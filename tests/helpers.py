@@ -5,7 +5,7 @@ import contextlib
 import numpy as np
 
 import npconv
-from npconv.engine import im2col
+from npconv.engine import planning
 
 # Every algorithm, and both backward passes of im2col (which it picks by shape).
 ALGORITHMS = ("im2col/input-columns", "im2col/gradient-columns", "direct", "fft")
@@ -19,16 +19,11 @@ TOLERANCE = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 def using(algorithm):
     """``npconv.conv_algorithm(algorithm)``; ``im2col/...`` also forces im2col's backward pass."""
     name, _, columns = algorithm.partition("/")
-    preferred = im2col._GradientColumns.preferred
-    if columns:
-        gradient = columns == "gradient-columns"
-        im2col._GradientColumns.preferred = staticmethod(
-            lambda flat, channels, out_channels: gradient and bool(flat.taps))
-    try:
-        with npconv.conv_algorithm(name):
-            yield
-    finally:
-        im2col._GradientColumns.preferred = preferred
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(npconv.conv_algorithm(name))
+        if columns:
+            stack.enter_context(planning.im2col_columns(columns.split("-")[0]))
+        yield
 
 
 def assert_close(actual, expected, dtype, what=""):

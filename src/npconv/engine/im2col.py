@@ -198,7 +198,7 @@ def sample_bytes(window, channels, out_channels, dtype):
     if flat.identity:  # the weight gradient's per-sample products
         return out_channels * channels * np.dtype(dtype).itemsize
     input_bytes = _InputColumns.bytes_per_sample(flat, channels, out_channels, dtype)
-    if _GradientColumns.preferred(flat, channels, out_channels):
+    if gradient_columns_preferred(flat, channels, out_channels):
         return max(input_bytes,
                    _GradientColumns.bytes_per_sample(flat, channels, out_channels, dtype))
     return input_bytes
@@ -227,17 +227,31 @@ def forward(x, weight, window, groups):
     return y
 
 
-def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight):
-    """Add the gradients into ``grad_input`` (needs ``weight``) and/or ``grad_weight`` (needs ``x``)."""
+def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight,
+             gradient_columns):
+    """Add the gradients into ``grad_input`` (needs ``weight``) and/or ``grad_weight`` (needs ``x``).
+
+    ``gradient_columns`` picks the backward pass (:func:`gradient_columns_preferred`).
+    """
     flat = flat_phases(window)
     if flat.identity:
         _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight)
-    elif _GradientColumns.preferred(flat, channels, grad_output.shape[1]):
+    elif gradient_columns:
         _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                    grad_weight)
     else:
         _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                 grad_weight)
+
+
+def gradient_columns_preferred(flat, channels, out_channels):
+    """Whether the gradient columns are the cheaper backward pass.
+
+    Input columns copy ``C * positions`` cells per tap twice (the gather,
+    and the slice-adds that read and write); gradient columns copy
+    ``K * volume`` once.
+    """
+    return bool(flat.taps) and out_channels * flat.volume <= 2 * channels * flat.positions
 
 
 def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
@@ -312,16 +326,6 @@ class _GradientColumns:
     def most_taps(flat):
         return max(sum(1 for _, phase, _ in flat.taps if phase == index)
                    for index in range(len(flat.residues)))
-
-    @staticmethod
-    def preferred(flat, channels, out_channels):
-        """Whether the gradient columns are the cheaper backward pass.
-
-        Input columns copy ``C * positions`` cells per tap twice (the gather,
-        and the slice-adds that read and write); gradient columns copy
-        ``K * volume`` once.
-        """
-        return bool(flat.taps) and out_channels * flat.volume <= 2 * channels * flat.positions
 
     @classmethod
     def bytes_per_sample(cls, flat, channels, out_channels, dtype):

@@ -32,12 +32,19 @@ reads one contiguous range), except the per-offset products of ``direct``:
 ``fft`` (:mod:`npconv.engine.fft`)
     products of spectra (``numpy.fft``), for large kernels on few channels.
 
-``auto`` picks by shape and workspace (:func:`_choose`).  Batch chunks keep the temporaries inside the workspace
+Each call is planned once (:func:`make_plan`, a :class:`Plan`): the
+algorithm (``auto`` picks by shape, dtype and workspace, :func:`_choose`),
+im2col's backward variant, the workspace in force and the transform's
+accuracy check.  Batch chunks keep the temporaries inside the workspace
 (:func:`npconv.get_workspace`), and im2col's near
-:data:`npconv.im2col.CHUNK_BYTES`.
+:data:`npconv.engine.im2col.CHUNK_BYTES`.
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
 
 import numpy as np
 
@@ -46,8 +53,63 @@ from ..window.blocks import quiet
 from ..window.phases import flat_phases
 from . import depthwise, direct, fft, im2col
 
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one call decides before it computes, from the settings in force when it starts.
+
+    Attributes
+    ----------
+    algorithm : str
+        ``'im2col'``, ``'fft'``, ``'depthwise'`` (``direct`` with one input
+        channel per group, elementwise on flat phases) or ``'direct'``.
+    gradient_columns : bool
+        Whether im2col's backward pass builds its columns from the output
+        gradient (else from the input).
+    workspace : int
+        The budget in bytes.
+    fft_tolerance : float or None
+        The error the transform may make relative to each cell (``auto``), or
+        None (a forced ``fft``: no check).
+    """
+
+    algorithm: str
+    gradient_columns: bool
+    workspace: int
+    fft_tolerance: float | None
+
+
+_columns = contextvars.ContextVar("npconv_im2col_columns", default=None)
+
+
+@contextlib.contextmanager
+def im2col_columns(kind):
+    """Force im2col's backward variant inside the block: ``'input'`` or ``'gradient'`` columns.
+
+    For tests and measurements; by default the plan takes the cheaper one.
+    """
+    if kind not in ("input", "gradient"):
+        raise ValueError(f"im2col_columns(): `kind` must be 'input' or 'gradient', got {kind!r}")
+    token = _columns.set(kind)
+    try:
+        yield kind
+    finally:
+        _columns.reset(token)
+
+
+def make_plan(in_channels, weight_shape, window, dtype):
+    """The :class:`Plan` of a convolution with these shapes, under the settings in force."""
+    flat = flat_phases(window)
+    forced = _columns.get()
+    if forced is None:
+        gradient_columns = im2col.gradient_columns_preferred(flat, in_channels, weight_shape[0])
+    else:
+        gradient_columns = forced == "gradient" and bool(flat.taps)
+    return Plan(_choose(in_channels, weight_shape, window, dtype), gradient_columns,
+                config.get_workspace(), _fft_tolerance())
+
+
 @quiet
-def forward(x, weight, window, groups):
+def forward(x, weight, window, groups, plan=None):
     """Convolution of ``x`` (N, C, *in_shape) with ``weight``; returns (N, K, *out_shape).
 
     Non-finite values follow torch (see :func:`_exact_forward`).  The window
@@ -57,9 +119,10 @@ def forward(x, weight, window, groups):
     """
     if not all_finite(weight):
         return _exact_forward(x, weight, window, groups)
-    algorithm = _choose(x.shape[1], weight.shape, window, x.dtype)
+    plan = plan or make_plan(x.shape[1], weight.shape, window, x.dtype)
+    algorithm = plan.algorithm
     if algorithm == "fft":
-        y = fft.forward(x, weight, window, groups, config.get_workspace(), _fft_tolerance())
+        y = fft.forward(x, weight, window, groups, plan.workspace, plan.fft_tolerance)
         if y is not None:
             return y if all_finite(y) else _exact_forward(x, weight, window, groups)
         algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype)
@@ -71,7 +134,7 @@ def forward(x, weight, window, groups):
 
 
 @quiet
-def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
+def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, plan=None):
     """Gradients of :func:`forward` given ``grad_output`` (N, K, *out_shape).
 
     Parameters
@@ -111,10 +174,11 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
                                                            weight_shape, weight=weight)[0]
         return grad_input, _exact_backward(grad_output, window, groups, weight_shape, None, x)[1]
     grad_input = grad_weight = None
-    algorithm = _choose(in_channels, weight_shape, window, dtype)
+    plan = plan or make_plan(in_channels, weight_shape, window, dtype)
+    algorithm = plan.algorithm
     if algorithm == "fft":
         gradients = fft.backward(grad_output, weight, window, groups, in_channels, x,
-                                  config.get_workspace(), _fft_tolerance())
+                                 plan.workspace, plan.fft_tolerance)
         if gradients is not None:
             grad_input, grad_weight = gradients
             if grad_input is not None and not all_finite(grad_input):
@@ -130,7 +194,7 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None):
             grad_input = np.empty((n_batch, in_channels) + window.in_shape, dtype)
         if algorithm == "im2col":
             im2col.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
-                             grad_weight)
+                            grad_weight, plan.gradient_columns)
         else:
             depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight)
     elif algorithm == "direct":
