@@ -40,15 +40,20 @@ def get_threads():
 
 
 @contextlib.contextmanager
+def scoped(variable, value):
+    """Context manager: ``variable`` (a ContextVar) holds ``value`` inside the block."""
+    token = variable.set(value)
+    try:
+        yield value
+    finally:
+        variable.reset(token)
+
+
 def threads(count):
     """Context manager: use ``count`` threads for npconv's own loops inside the block."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"threads(): `count` must be a positive int, got {count!r}")
-    token = _threads.set(count)
-    try:
-        yield count
-    finally:
-        _threads.reset(token)
+    return scoped(_threads, count)
 
 
 def get_workspace():
@@ -85,7 +90,6 @@ def get_algorithm():
     return _algorithm.get()
 
 
-@contextlib.contextmanager
 def conv_algorithm(name):
     """Context manager: force a convolution algorithm inside the block.
 
@@ -103,8 +107,4 @@ def conv_algorithm(name):
     """
     if name not in ALGORITHMS:
         raise ValueError(f"conv_algorithm(): `name` must be one of {ALGORITHMS}, got {name!r}")
-    token = _algorithm.set(name)
-    try:
-        yield name
-    finally:
-        _algorithm.reset(token)
+    return scoped(_algorithm, name)

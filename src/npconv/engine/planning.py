@@ -42,7 +42,6 @@ accuracy check.  Batch chunks keep the temporaries inside the workspace
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import dataclasses
 
@@ -81,7 +80,6 @@ class Plan:
 _columns = contextvars.ContextVar("npconv_im2col_columns", default=None)
 
 
-@contextlib.contextmanager
 def im2col_columns(kind):
     """Force im2col's backward variant inside the block: ``'input'`` or ``'gradient'`` columns.
 
@@ -89,11 +87,7 @@ def im2col_columns(kind):
     """
     if kind not in ("input", "gradient"):
         raise ValueError(f"im2col_columns(): `kind` must be 'input' or 'gradient', got {kind!r}")
-    token = _columns.set(kind)
-    try:
-        yield kind
-    finally:
-        _columns.reset(token)
+    return config.scoped(_columns, kind)
 
 
 def make_plan(in_channels, weight_shape, window, dtype):
