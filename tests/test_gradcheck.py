@@ -4,22 +4,14 @@ import numpy as np
 import pytest
 
 import npconv
+from npconv.testing import directional_derivatives
 from helpers import ALGORITHMS, using
 
 
 def check_directional_derivatives(forward, backward, arrays, rng, h=1e-6, rtol=1e-7):
     """``forward(*arrays) -> y``; ``backward(u, *arrays) -> one gradient per array``."""
-    y = forward(*arrays)
-    u = rng.standard_normal(y.shape)
-    grads = backward(u, *arrays)
-    for index, (array, grad) in enumerate(zip(arrays, grads)):
-        v = rng.standard_normal(array.shape)
-        plus = list(arrays)
-        minus = list(arrays)
-        plus[index] = array + h * v
-        minus[index] = array - h * v
-        numeric = np.vdot(u, forward(*plus) - forward(*minus)) / (2 * h)
-        analytic = np.vdot(grad, v)
+    for index, (numeric, analytic) in enumerate(directional_derivatives(forward, backward, arrays,
+                                                                        rng, h)):
         assert np.isclose(numeric, analytic, rtol=rtol, atol=1e-8), (index, numeric, analytic)
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import npconv
 from npconv import nn
-from npconv.cli.checks import directional_error
+from npconv.testing import directional_error
 from helpers import assert_close
 
 RNG = np.random.default_rng

@@ -14,17 +14,7 @@ import numpy as np
 import npconv
 
 from .. import nn
-
-
-def directional_error(forward, backward, inputs, rng, h=1e-6):
-    """Relative gap between ``<u, (f(x + h v) - f(x - h v)) / 2h>`` and ``sum <g_i, v_i>``."""
-    directions = [rng.standard_normal(x.shape) for x in inputs]
-    u = rng.standard_normal(np.shape(forward(*inputs)))
-    plus = forward(*[x + h * v for x, v in zip(inputs, directions)])
-    minus = forward(*[x - h * v for x, v in zip(inputs, directions)])
-    numeric = float(np.sum(u * (plus - minus)) / (2 * h))
-    analytic = float(sum(np.sum(g * v) for g, v in zip(backward(u, *inputs), directions)))
-    return abs(numeric - analytic) / max(1.0, abs(numeric))
+from ..testing import directional_error
 
 
 def _conv_case(rng):
