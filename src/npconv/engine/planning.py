@@ -1,4 +1,4 @@
-"""The convolution engine: forward and backward of an N-d grouped convolution.
+"""Planning a convolution: which algorithm runs, and torch's arithmetic for infinities and NaNs.
 
 Everything else (conv1d/2d/3d, the transposed convolutions and their
 gradients, ``torch.nn.grad``-style helpers) is expressed with two primitives:
@@ -25,10 +25,11 @@ reads one contiguous range), except the per-offset products of ``direct``:
     (and adds the input gradient back by slice-adds) or from the output
     gradient (no slice-adds), whichever is smaller.  A 1x1 convolution with
     unit stride and no padding multiplies the input itself.
-``direct``
-    no column buffer: with one input channel per group an elementwise
-    multiply-add per kernel offset (:mod:`npconv.engine.depthwise`); otherwise one
-    small matrix product per kernel offset on exactly the cells it reads.
+``direct`` (:mod:`npconv.engine.direct`)
+    no column buffer: one small matrix product per kernel offset on exactly
+    the cells it reads; with one input channel per group, ``depthwise``
+    (:mod:`npconv.engine.depthwise`) instead: an elementwise multiply-add per
+    kernel offset on flat phases.
 ``fft`` (:mod:`npconv.engine.fft`)
     products of spectra (``numpy.fft``), for large kernels on few channels.
 
