@@ -365,3 +365,15 @@ def test_layers_refuse_bad_window_arguments_when_built(make, error, message):
     """The layers use the operators' argument normaliser, so a bad argument fails at construction."""
     with pytest.raises(error, match=message):
         make()
+
+
+def test_layers_take_float64_data_with_float32_weights_as_numpy_promotes():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, rng=RNG(0)), nn.Flatten(), nn.Linear(2 * 4 * 4, 3, rng=RNG(1)))
+    x = RNG(2).standard_normal((2, 1, 6, 6))                      # float64 data, float32 weights
+    y = model(x)
+    assert y.dtype == np.float64
+    grad_x = model.backward(np.ones_like(y))
+    assert grad_x.dtype == np.float64
+    assert all(p.grad.dtype == np.float32 and p.grad.any() for p in model.parameters())
+    with pytest.raises(TypeError, match=r"Linear\(\): `input` must be a float array, got dtype int64"):
+        nn.Linear(3, 2)(np.zeros((1, 3), np.int64))

@@ -126,10 +126,10 @@ class Linear(Module):
         if x.ndim < 1 or x.shape[-1] != self.weight.shape[1]:
             raise ValueError(f"Linear(): `input` must have {self.weight.shape[1]} features in its "
                              f"last axis, got shape {x.shape}")
-        if x.dtype != self.weight.data.dtype:
-            raise TypeError(f"Linear(): `input` must have the dtype of `weight` "
-                            f"({self.weight.data.dtype}), got {x.dtype}")
-        self._input = x
+        if x.dtype.kind != "f":
+            raise TypeError(f"Linear(): `input` must be a float array, got dtype {x.dtype}; "
+                            f"convert it with `.astype(np.float32)`")
+        self._input = x  # mixed float dtypes promote as NumPy does, as in the operators
         y = x @ self.weight.data.T
         return y if self.bias is None else y + self.bias.data
 
@@ -138,7 +138,8 @@ class Linear(Module):
         gy = np.asarray(grad_output).reshape(-1, self.weight.shape[0])
         _accumulate(self.weight, gy.T @ x)
         _accumulate(self.bias, None if self.bias is None else gy.sum(axis=0))
-        return (gy @ self.weight.data).reshape(self._input.shape)
+        return (gy @ self.weight.data).reshape(self._input.shape).astype(self._input.dtype,
+                                                                          copy=False)
 
     def extra_repr(self):
         return (f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, "
