@@ -383,3 +383,37 @@ def test_pooling_a_plane_larger_than_the_workspace_stays_inside_it(call):
     with npconv.workspace(budget):
         result, peak = traced_peak(lambda: call(x, gy))
     assert peak - sum(a.nbytes for a in as_tuple(result)) <= budget + ITERATOR_BUFFERS
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("prefix", ["conv", "conv_transpose"])
+def test_convolutions_cut_into_bands_of_rows_give_the_same_results(seed, prefix):
+    """A workspace far smaller than one sample: direct passes over bands of output rows (with NaNs too)."""
+    rng = np.random.default_rng([seed, len(prefix)])
+    for _ in range(25):
+        ndim, groups = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        kernel = tuple(int(v) for v in rng.integers(1, 4, ndim))
+        stride = tuple(int(v) for v in rng.integers(1, 4, ndim))
+        dilation = tuple(int(v) for v in rng.integers(1, 3, ndim))
+        spatial = tuple(d * (k - 1) + 1 + int(rng.integers(3, 9)) for k, d in zip(kernel, dilation))
+        arguments = dict(stride=stride, dilation=dilation, groups=groups)
+        if prefix == "conv":
+            arguments["padding"] = tuple((int(a), int(b)) for a, b in rng.integers(0, 3, (ndim, 2)))
+            w = rng.standard_normal((2 * groups, 2) + kernel)
+        else:
+            arguments["padding"] = tuple(int(rng.integers(0, (k - 1) * d + 1)) for k, d in zip(kernel, dilation))
+            w = rng.standard_normal((2 * groups, 2) + kernel)
+        x = rng.standard_normal((2, 2 * groups) + spatial)
+        if rng.integers(3) == 0:
+            x.reshape(-1)[rng.integers(x.size)] = np.nan
+        forward = getattr(npconv, f"{prefix}{ndim}d")
+        backward = getattr(npconv, f"{prefix}{ndim}d_backward")
+        y = forward(x, w, **arguments)
+        gy = rng.standard_normal(y.shape)
+        expected = (y,) + backward(gy, x, w, **arguments)[:2]
+        for algorithm in ("direct", "auto"):
+            with npconv.workspace(512), npconv.conv_algorithm(algorithm):
+                got = (forward(x, w, **arguments),) + backward(gy, x, w, **arguments)[:2]
+            for a, b in zip(got, expected):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, equal_nan=True,
+                                           err_msg=f"{prefix} {algorithm} {arguments}")

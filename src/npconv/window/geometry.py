@@ -97,7 +97,8 @@ class Window:
         span = (self.kernel[dim] - 1) * dilation + 1
         lo = self.padding[dim][0]
         count = rows.stop - rows.start
-        start = min(size, max(0, rows.start * stride - lo))
+        # (a band whose windows start past the input reads an empty range there, and only padding)
+        start = max(0, rows.start * stride - lo)
         stop = max(start, min(size, (rows.stop - 1) * stride - lo + span))
         band_lo = lo - rows.start * stride + start
         band_hi = max(0, (count - 1) * stride + span - band_lo - (stop - start))
