@@ -29,7 +29,8 @@ import numpy as np
 
 from .. import config
 from ..window.blocks import plane_blocks, quiet, run_blocks
-from ..window.geometry import StridePhases, Window
+from ..window.geometry import Window
+from ..window.phases import flat_phases
 from .arguments import make_window, window_arguments
 from .common import (check_grad_output, check_indices, documented, pool_input, scatter_to_planes,
                      unbatch)
@@ -118,32 +119,34 @@ def _first_cells(window):
 
 
 def cell_reader(x, window, passes=1):
-    """A function from an offset's input slices to the cells of ``x`` they select.
+    """A function from a kernel offset ``(offset, in_slices, out_slices)`` to the cells of ``x`` it reads.
 
-    With a stride above 1 the cells come from :class:`StridePhases` copies,
-    so that every pass over kernel offsets reads contiguous memory.  The copy
-    pays for itself when a cell is read more than once: by ``passes`` passes,
-    or by the several offsets of overlapping windows.
+    With a stride above 1 the cells come from the flat phases of ``x``
+    (:mod:`npconv.window.phases`, the layout im2col and depthwise use): each
+    offset reads a block of one phase, contiguous along the last dimension.
+    The copy pays for itself when a cell is read more than once: by
+    ``passes`` passes, or by the several offsets of overlapping windows.
     """
     if all(s == 1 for s in window.stride) or (passes == 1 and window.disjoint):
-        return lambda in_sl: x[_ALL2 + in_sl]
-    phases = StridePhases(window)
-    split = phases.split(x)
-    return lambda in_sl: phases.view(split, in_sl)
+        return lambda offset, in_sl, out_sl: x[_ALL2 + in_sl]
+    flat = flat_phases(window)
+    phases = np.empty((x.shape[0], len(flat.residues), x.shape[1], flat.volume), x.dtype)
+    flat.pack(x, phases)  # only real cells are ever read: the rest stays uninitialised
+    return lambda offset, in_sl, out_sl: flat.block(phases, offset, out_sl)
 
 
 def max_pool_values(x, window, values, read=None):
     """Write each window's maximum into ``values`` (NaN when it holds one; padding is ``-inf``)."""
     read = read or cell_reader(x, window)
     values[...] = -np.inf
-    for _, in_sl, out_sl in window.offsets:
+    for offset, in_sl, out_sl in window.offsets:
         current = values[_ALL2 + out_sl]
-        np.maximum(current, read(in_sl), out=current)
+        np.maximum(current, read(offset, in_sl, out_sl), out=current)
     if (values == 0).any() and _has_negative_zero(x):
         # -0 == 0, so torch keeps the first zero of a window: walk back to it.
-        for _, in_sl, out_sl in reversed(window.offsets):
+        for offset, in_sl, out_sl in reversed(window.offsets):
             current = values[_ALL2 + out_sl]
-            cells = read(in_sl)
+            cells = read(offset, in_sl, out_sl)
             np.copyto(current, cells, where=(cells == 0) & (current == 0))
 
 
@@ -172,11 +175,12 @@ def max_pool_forward(x, window, values, indices):
     unclaimed = np.iinfo(np.min_scalar_type(len(window.offsets))).max
     winner = np.full(values.shape, unclaimed, np.min_scalar_type(len(window.offsets)))
     offsets = list(enumerate(window.offsets))
-    for number, (_, in_sl, out_sl) in reversed(offsets):
-        _assign_where(winner[_ALL2 + out_sl], number, read(in_sl) == values[_ALL2 + out_sl])
+    for number, (offset, in_sl, out_sl) in reversed(offsets):
+        _assign_where(winner[_ALL2 + out_sl], number,
+                      read(offset, in_sl, out_sl) == values[_ALL2 + out_sl])
     if np.isnan(values).any():  # the last NaN wins: later offsets overwrite
-        for number, (_, in_sl, out_sl) in offsets:
-            _assign_where(winner[_ALL2 + out_sl], number, np.isnan(read(in_sl)))
+        for number, (offset, in_sl, out_sl) in offsets:
+            _assign_where(winner[_ALL2 + out_sl], number, np.isnan(read(offset, in_sl, out_sl)))
     steps = np.asarray(_offset_steps(window) + [0], np.int64)  # [0]: for `unclaimed`
     np.take(steps, winner, out=indices, mode="clip")
     indices += _window_starts(window)

@@ -219,35 +219,3 @@ def scatter_add(cols, window, out):
     for offset, in_sl, out_sl in window.offsets:
         out[_ALL2 + in_sl] += cols[_ALL2 + offset + out_sl]
     return out
-
-
-class StridePhases:
-    """The cells a strided window reads, regrouped by their position modulo the stride.
-
-    Along a dimension of stride ``s``, a kernel offset reads the cells
-    ``start, start + s, ...``: all in the residue class ``start % s``.  With
-    each residue class copied once into its own contiguous array (a
-    "phase"), every offset's strided slice becomes a contiguous slice of a
-    phase, which NumPy's loops run several times faster.  :meth:`split`
-    makes the phases of an input.
-    """
-
-    def __init__(self, window):
-        self.window = window
-        self.residues = sorted({self.residue(in_sl) for _, in_sl, _ in window.offsets})
-
-    def residue(self, in_sl):
-        return tuple(sl.start % s for sl, s in zip(in_sl, self.window.stride))
-
-    def _class(self, residue):
-        return _ALL2 + tuple(slice(r, None, s) for r, s in zip(residue, self.window.stride))
-
-    def split(self, x):
-        """``{residue: contiguous copy of that residue class of x}``."""
-        return {r: np.ascontiguousarray(x[self._class(r)]) for r in self.residues}
-
-    def view(self, phases, in_sl):
-        """The cells ``x[..., *in_sl]`` as a contiguous slice of their phase."""
-        sl = tuple(slice(a.start // s, a.start // s + len(range(a.start, a.stop, a.step)))
-                   for a, s in zip(in_sl, self.window.stride))
-        return phases[self.residue(in_sl)][_ALL2 + sl]

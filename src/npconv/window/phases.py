@@ -158,6 +158,20 @@ class FlatPhases:
             phases[:, phase, :, shift + self.positions:] = 0
         return phases[:, phase, :, shift:shift + self.positions], first
 
+    def block(self, phases, offset, out_slices):
+        """The cells kernel offset ``offset`` reads for the output cells ``out_slices``: a view of ``phases``.
+
+        ``phases`` is (n, R, C, volume) as :meth:`pack` fills it; the result
+        is (n, C, *out block), read from the offset's phase at ``o + (j*d) // s``.
+        """
+        w = self.window
+        residue = tuple(j * d % s for j, d, s in zip(offset, w.dilation, w.stride))
+        plane = phases[:, self.residues.index(residue)]
+        grid = plane.reshape(plane.shape[:2] + self.grid)
+        return grid[(slice(None), slice(None)) + tuple(
+            slice(sl.start + j * d // s, sl.stop + j * d // s)
+            for sl, j, d, s in zip(out_slices, offset, w.dilation, w.stride))]
+
     def crop(self, full):
         """The output cells of ``full`` (..., positions): a view of shape (..., *out_shape)."""
         shaped = full.reshape(full.shape[:-1] + self.window.out_shape[:1] + self.grid[1:])
