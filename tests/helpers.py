@@ -3,8 +3,10 @@
 import contextlib
 
 import numpy as np
+import pytest
 
 import npconv
+from npconv.testing import directional_derivatives
 from npconv.engine import planning
 
 # Every algorithm, and both backward passes of im2col (which it picks by shape).
@@ -66,3 +68,25 @@ def functions(prefix, ndim):
     """``npconv.<prefix>{ndim}d`` and its backward."""
     name = f"{prefix}{ndim}d"
     return getattr(npconv, name), getattr(npconv, f"{name}_backward")
+
+
+def torch_or_skip():
+    """PyTorch, the parity oracle, or skip the calling test saying why."""
+    return pytest.importorskip(
+        "torch", reason="PyTorch is not installed; parity tests need it (pip install torch==2.13.0)")
+
+
+def check_directional_derivatives(forward, backward, arrays, rng, h=1e-6, rtol=1e-7):
+    """``forward(*arrays) -> y``; ``backward(u, *arrays) -> one gradient per array``."""
+    for index, (numeric, analytic) in enumerate(directional_derivatives(forward, backward, arrays,
+                                                                        rng, h)):
+        assert np.isclose(numeric, analytic, rtol=rtol, atol=1e-8), (index, numeric, analytic)
+
+
+def check_convolution_gradients(name, x, w, b, arguments, algorithm, rng):
+    """Finite differences of ``npconv.<name>`` against ``<name>_backward``, in input, weight and bias."""
+    forward, backward = getattr(npconv, name), getattr(npconv, f"{name}_backward")
+    with using(algorithm):
+        check_directional_derivatives(lambda x, w, b: forward(x, w, b, **arguments),
+                                      lambda u, x, w, b: backward(u, x, w, b, **arguments),
+                                      [x, w, b], rng)

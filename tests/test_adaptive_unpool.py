@@ -8,8 +8,7 @@ from hypothesis import assume, given, strategies as st
 
 import npconv
 import reference
-from helpers import DTYPES, assert_close, noncontiguous
-from test_gradcheck import check_directional_derivatives
+from helpers import DTYPES, assert_close, check_directional_derivatives, noncontiguous
 from test_pool import tied_input
 
 ADAPTIVE_CASES = [

@@ -7,7 +7,11 @@ import pytest
 
 import npconv
 import reference
-from helpers import ALGORITHMS, DTYPES, as_tuple, assert_close, functions, noncontiguous, pad_pairs, using
+from hypothesis import given, strategies as st
+
+from helpers import (ALGORITHMS, DTYPES, as_tuple, assert_close, check_convolution_gradients,
+                     functions, noncontiguous, pad_pairs, torch_or_skip, using)
+from strategies import conv_configs, torch_pad
 
 
 def run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation,
@@ -287,3 +291,127 @@ def test_weight_gradient_of_few_channels_over_long_planes(algorithm, x_shape, w_
                                                padding=padding)
         assert_close(gw, gw_ref, dtype, f"grad_weight {algorithm} {np.dtype(dtype)}")
         assert_close(gx, gx_ref, dtype, f"grad_input {algorithm} {np.dtype(dtype)}")
+
+
+# --- finite differences, parity with torch, error messages ----------------------------
+
+CONV_CASES = [
+    (1, (9,), dict(stride=2, padding=((2, 1),), dilation=2, groups=1)),
+    (2, (7, 8), dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2)),
+    (2, (6, 6), dict(padding="same", groups=4)),
+    (3, (5, 4, 6), dict(stride=(1, 2, 2), padding=(1, 0, 1), groups=2)),
+]
+
+
+@pytest.mark.parametrize("ndim,spatial,args", CONV_CASES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_finite_differences(ndim, spatial, args, algorithm):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4) + spatial)
+    w = rng.standard_normal((4, 4 // args["groups"]) + (3,) * ndim)
+    check_convolution_gradients(f"conv{ndim}d", x, w, rng.standard_normal(4), args, algorithm, rng)
+
+
+@given(conv_configs(), st.integers(0, 2**32 - 1))
+def test_parity_with_torch(cfg, seed):
+    torch = torch_or_skip()
+    F = torch.nn.functional
+    rng = np.random.default_rng(seed)
+    ndim, dtype = cfg["ndim"], cfg["dtype"]
+    x = rng.standard_normal((cfg["batch"], cfg["c_in"]) + cfg["spatial"]).astype(dtype)
+    w = rng.standard_normal((cfg["c_out"], cfg["c_in"] // cfg["groups"]) + cfg["kernel"]).astype(dtype)
+    b = rng.standard_normal(cfg["c_out"]).astype(dtype) if cfg["bias"] else None
+    args = dict(stride=cfg["stride"], dilation=cfg["dilation"], groups=cfg["groups"])
+
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    torch_conv = getattr(F, f"conv{ndim}d")
+    if isinstance(cfg["padding"], str):
+        ty = torch_conv(tx, tw, tb, padding=cfg["padding"], **args)
+    else:
+        ty = torch_conv(F.pad(tx, torch_pad(cfg["pairs"])), tw, tb, **args)
+    gy = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.torch.tensor(gy, requires_grad=True))
+
+    name = f"conv{ndim}d"
+    with using(cfg["algorithm"]):
+        y = getattr(npconv, name)(x, w, b, padding=cfg["padding"], **args)
+        gx, gw, gb = getattr(npconv, f"{name}_backward")(gy, x, w, b, padding=cfg["padding"], **args)
+        gx_only = getattr(npconv, f"{name}_input")(x.shape, w, gy, padding=cfg["padding"], **args)
+        gw_only = getattr(npconv, f"{name}_weight")(x, w.shape, gy, padding=cfg["padding"], **args)
+    assert_close(y, ty.detach().numpy(), dtype, "forward")
+    assert_close(gx, tx.grad.numpy(), dtype, "grad_input")
+    assert_close(gw, tw.grad.numpy(), dtype, "grad_weight")
+    assert_close(gx_only, tx.grad.numpy(), dtype, "conv_input")
+    assert_close(gw_only, tw.grad.numpy(), dtype, "conv_weight")
+    if b is not None:
+        assert_close(gb, tb.grad.numpy(), dtype, "grad_bias")
+
+
+X = np.zeros((1, 4, 5, 5), np.float32)
+W = np.zeros((6, 2, 3, 3), np.float32)  # groups=2
+
+
+def conv(**kwargs):
+    return lambda: npconv.conv2d(X, W, **{"groups": 2, **kwargs})
+
+
+ERRORS = [
+    # (call, exception, message pattern)
+    (lambda: npconv.conv2d(X, np.zeros((6, 3, 3, 3), np.float32)), ValueError,
+     r"conv2d\(\): `input` must have 3 channels \(weight.shape\[1\]=3 x groups=1\), got 4"),
+    (lambda: npconv.conv2d(X, np.zeros((5, 2, 3, 3), np.float32), groups=2), ValueError,
+     r"conv2d\(\): `weight.shape\[0\]` \(output channels\) \(5\) must be divisible by groups \(2\)"),
+    (conv(groups=0), ValueError, r"`groups` must be positive, got 0"),
+    (conv(groups=3), ValueError, r"`input` must have 6 channels \(weight.shape\[1\]=2 x groups=3\), got 4"),
+    (lambda: npconv.conv2d(X, np.zeros((6, 4, 7, 3), np.float32)), ValueError,
+     r"kernel is larger than the padded input: padded input size \(5, 5\), dilated kernel size \(7, 3\)"),
+    (conv(dilation=3), ValueError, r"padded input size \(5, 5\), dilated kernel size \(7, 7\)"),
+    (conv(stride=0), ValueError, r"conv2d\(\): `stride` must be positive, got 0"),
+    (conv(dilation=(1, -1)), ValueError, r"`dilation` must be positive, got \(1, -1\)"),
+    (conv(padding=-1), ValueError, r"`padding` must be non-negative, got -1"),
+    (conv(padding=((0, -1), (0, 0))), ValueError, r"`padding` must be non-negative"),
+    (conv(padding="full"), ValueError, r"`padding` must be 'valid', 'same', an int or a tuple, got 'full'"),
+    (conv(padding="same", stride=2), ValueError,
+     r"padding='same' needs stride 1 in every dimension, got stride=\(2, 2\)"),
+    (conv(stride=(1, 2, 3)), ValueError,
+     r"`stride` must be an int or a tuple of 2 ints, got 3 values \(1, 2, 3\)"),
+    (conv(dilation=[1]), ValueError, r"`dilation` must be an int or a tuple of 2 ints, got 1 values"),
+    (conv(padding=(1, 2, 3)), ValueError, r"`padding` must be an int, a tuple of 2 ints or of 2 \(lo, hi\) pairs"),
+    (conv(padding=((1, 2, 3), (1, 1))), ValueError, r"each per-side `padding` entry must be a \(lo, hi\) pair"),
+    (conv(stride=1.5), TypeError, r"`stride` must be an int, got float 1.5"),
+    (conv(stride=True), TypeError, r"`stride` must be an int, got bool True"),
+    (lambda: npconv.conv2d(X[0, 0], W, groups=2), ValueError,
+     r"`input` must have 3 or 4 dimensions, \(C, H, W\) unbatched or \(N, C, H, W\); got 2 with shape \(5, 5\)"),
+    (lambda: npconv.conv1d(X, W, groups=2), ValueError, r"conv1d\(\): `input` must have 2 or 3 dimensions"),
+    (lambda: npconv.conv2d(X, W[0], groups=2), ValueError, r"`weight` must have 4 dimensions"),
+    (lambda: npconv.conv2d(X, np.zeros((0, 4, 3, 3), np.float32)), ValueError,
+     r"`weight` must have no zero-size dimension"),
+    (conv(bias=np.zeros(5, np.float32)), ValueError, r"`bias` must have shape \(6,\), got \(5,\)"),
+    (conv(bias=np.zeros((6, 1), np.float32)), ValueError, r"`bias` must have shape \(6,\), got \(6, 1\)"),
+    (lambda: npconv.conv2d_backward(np.zeros((1, 6, 4, 4), np.float32), X, W, groups=2), ValueError,
+     r"conv2d_backward\(\): `grad_output` must have shape \(1, 6, 3, 3\), got \(1, 6, 4, 4\)"),
+    (lambda: npconv.conv2d([["a"]], W), TypeError, r"`input` must be a float32 or float64 array, got dtype <U1"),
+    (lambda: npconv.conv2d(np.zeros((1, 4, 5, 5), int), W), TypeError,
+     r"got dtype int64; convert it with `.astype\(np.float32\)` or `.astype\(np.float64\)`"),
+    (lambda: npconv.conv2d(np.zeros((1, 4, 5, 5), bool), W), TypeError, r"got dtype bool; convert it"),
+    (lambda: npconv.conv2d(X.astype(">f4"), W), TypeError,
+     r"`input` must be in the machine's byte order, got a big-endian float32 array \(dtype '>f4'\); "
+     r"convert it with `.astype\(np.float32\)`"),
+    (lambda: npconv.max_pool2d(X.astype(">f8"), 2), TypeError, r"big-endian float64 array"),
+    (lambda: npconv.conv2d(X, W.astype(np.float16)), TypeError, r"`weight` must be a float32 or float64 array"),
+    (lambda: npconv.conv2d_input((1, 3, 5, 5), W, np.zeros((1, 6, 3, 3), np.float32), groups=2), ValueError,
+     r"conv2d_input\(\): `input_size` must have 4 channels"),
+    (lambda: npconv.conv2d_input("1455", W, np.zeros((1, 6, 3, 3), np.float32)), TypeError,
+     r"`input_size` must be a tuple of ints"),
+    (lambda: npconv.conv2d_input((1, 4, 5), W, np.zeros((1, 6, 3, 3), np.float32)), ValueError,
+     r"`input_size` must have 2 channels"),
+    (lambda: npconv.conv2d_weight(X, (6, 2, 3), np.zeros((1, 6, 3, 3), np.float32), groups=2), ValueError,
+     r"`weight_size` must have 4 entries, got \(6, 2, 3\)"),
+]
+
+
+@pytest.mark.parametrize("call,exception,message", ERRORS, ids=[c[2][:60] for c in ERRORS])
+def test_error_messages(call, exception, message):
+    with pytest.raises(exception, match=message):
+        call()

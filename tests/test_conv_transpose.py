@@ -7,7 +7,11 @@ import pytest
 
 import npconv
 import reference
-from helpers import ALGORITHMS, DTYPES, as_tuple, assert_close, functions, noncontiguous, pad_pairs, using
+from hypothesis import given, strategies as st
+
+from helpers import (ALGORITHMS, DTYPES, as_tuple, assert_close, check_convolution_gradients,
+                     functions, noncontiguous, pad_pairs, torch_or_skip, using)
+from strategies import transpose_configs
 
 CASES = [
     # ndim, spatial, (C_in, C_out, groups), kernel, stride, padding, output_padding, dilation
@@ -93,3 +97,82 @@ def test_unbatched():
     assert_close(y, npconv.conv_transpose2d(x[None], w, stride=2)[0], np.float64)
     gx, gw, gb = npconv.conv_transpose2d_backward(np.ones_like(y), x, w, stride=2)
     assert gx.shape == x.shape and gw.shape == w.shape and gb is None
+
+
+# --- finite differences, parity with torch, error messages ----------------------------
+
+TRANSPOSE_CASES = [
+    (1, (5,), dict(stride=3, padding=1, output_padding=2, groups=1, dilation=1)),
+    (2, (4, 3), dict(stride=2, padding=((0, 1), (1, 1)), output_padding=(1, 0), groups=2, dilation=1)),
+    (3, (3, 2, 3), dict(stride=1, padding=0, output_padding=(1, 0, 0), groups=1, dilation=2)),
+]
+
+
+@pytest.mark.parametrize("ndim,spatial,args", TRANSPOSE_CASES)
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_finite_differences(ndim, spatial, args, algorithm):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 4) + spatial)
+    w = rng.standard_normal((4, 6 // args["groups"]) + (2,) * ndim)
+    check_convolution_gradients(f"conv_transpose{ndim}d", x, w, rng.standard_normal(6), args,
+                                algorithm, rng)
+
+
+@given(transpose_configs(), st.integers(0, 2**32 - 1))
+def test_parity_with_torch(cfg, seed):
+    torch = torch_or_skip()
+    F = torch.nn.functional
+    rng = np.random.default_rng(seed)
+    ndim, dtype = cfg["ndim"], cfg["dtype"]
+    x = rng.standard_normal((cfg["batch"], cfg["c_in"]) + cfg["spatial"]).astype(dtype)
+    w = rng.standard_normal((cfg["c_in"], cfg["c_out"] // cfg["groups"]) + cfg["kernel"]).astype(dtype)
+    b = rng.standard_normal(cfg["c_out"]).astype(dtype) if cfg["bias"] else None
+    args = dict(stride=cfg["stride"], dilation=cfg["dilation"], groups=cfg["groups"],
+                output_padding=cfg["output_padding"])
+
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    # torch takes symmetric padding only: crop (lo, hi) from the unpadded output instead.
+    full = getattr(F, f"conv_transpose{ndim}d")(tx, tw, tb, **args)
+    crop = tuple(slice(lo, full.shape[2 + i] - hi) for i, (lo, hi) in enumerate(cfg["pairs"]))
+    ty = full[(slice(None), slice(None)) + crop]
+    gy = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.torch.tensor(gy, requires_grad=True))
+
+    name = f"conv_transpose{ndim}d"
+    with using(cfg["algorithm"]):
+        y = getattr(npconv, name)(x, w, b, padding=cfg["padding"], **args)
+        gx, gw, gb = getattr(npconv, f"{name}_backward")(gy, x, w, b, padding=cfg["padding"], **args)
+    assert_close(y, ty.detach().numpy(), dtype, "forward")
+    assert_close(gx, tx.grad.numpy(), dtype, "grad_input")
+    assert_close(gw, tw.grad.numpy(), dtype, "grad_weight")
+    if b is not None:
+        assert_close(gb, tb.grad.numpy(), dtype, "grad_bias")
+
+
+X = np.zeros((1, 4, 5, 5), np.float32)
+WT = np.zeros((4, 2, 3, 3), np.float32)  # C_in=4, C_out=2*groups
+
+ERRORS = [
+    (lambda: npconv.conv_transpose2d(X, WT, stride=2, output_padding=2), ValueError,
+     r"`output_padding` must be smaller than either stride or dilation in every dimension, "
+     r"got output_padding=\(2, 2\), stride=\(2, 2\), dilation=\(1, 1\)"),
+    (lambda: npconv.conv_transpose2d(X, WT, output_padding=-1), ValueError, r"`output_padding` must be >= 0"),
+    (lambda: npconv.conv_transpose2d(X, np.zeros((3, 2, 3, 3), np.float32)), ValueError,
+     r"conv_transpose2d\(\): `input` must have 3 channels \(weight.shape\[0\]\), got 4"),
+    (lambda: npconv.conv_transpose2d(X, WT, groups=3), ValueError, r"`weight.shape\[0\]` \(input channels\) \(4\) must be divisible by groups \(3\)"),
+    (lambda: npconv.conv_transpose2d(X, WT, padding="same"), TypeError,
+     r"`padding` must be an int or a tuple of ints, got string 'same'"),
+    (lambda: npconv.conv_transpose2d(np.zeros((1, 4, 1, 1), np.float32), WT, padding=2), ValueError,
+     r"the output size \(-1, -1\) is not positive"),
+    (lambda: npconv.conv_transpose2d(X, WT, np.zeros(3, np.float32)), ValueError,
+     r"`bias` must have shape \(2,\), got \(3,\)"),
+    (lambda: npconv.conv_transpose2d_backward(np.zeros((1, 2, 5, 5), np.float32), X, WT), ValueError,
+     r"`grad_output` must have shape \(1, 2, 7, 7\), got \(1, 2, 5, 5\)"),
+]
+
+
+@pytest.mark.parametrize("call,exception,message", ERRORS, ids=[c[2][:60] for c in ERRORS])
+def test_error_messages(call, exception, message):
+    with pytest.raises(exception, match=message):
+        call()

@@ -10,8 +10,8 @@ import npconv
 from npconv.ops import pool
 import reference
 from npconv.ops.arguments import make_window
-from helpers import DTYPES, as_tuple, assert_close, noncontiguous, pad_pairs
-from test_gradcheck import check_directional_derivatives
+from helpers import (DTYPES, as_tuple, assert_close, check_directional_derivatives, noncontiguous,
+                     pad_pairs)
 
 MAX_CASES = [
     # ndim, spatial, kernel, stride, padding, dilation, ceil_mode

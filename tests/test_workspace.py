@@ -122,3 +122,15 @@ def test_scratch_kept_between_calls_never_exceeds_the_budget_in_force(arrays):
         assert kept_bytes() <= 1 * MiB
     npconv.release_scratch()
     assert kept_bytes() == 0
+
+
+ERRORS = [
+    (lambda: npconv.set_workspace(0), ValueError, r"`nbytes` must be a positive int, got 0"),
+    (lambda: npconv.conv_algorithm("winograd").__enter__(), ValueError, r"`name` must be one of"),
+]
+
+
+@pytest.mark.parametrize("call,exception,message", ERRORS, ids=[c[2][:60] for c in ERRORS])
+def test_error_messages(call, exception, message):
+    with pytest.raises(exception, match=message):
+        call()
