@@ -59,7 +59,7 @@ def test_a_given_plan_is_followed():
     expected_grads = npconv.conv2d_backward(gy, x, w, padding=1)
     for algorithm in ("im2col", "direct", "fft"):
         for columns in (False, True):
-            plan = planning.Plan(algorithm, columns, 1 << 30, None)
+            plan = planning.Plan(algorithm, columns, 1 << 30, 2, None)
             np.testing.assert_allclose(planning.forward(x, w, geometry, 1, plan=plan), expected,
                                        rtol=1e-10, atol=1e-10)
             grads = planning.backward(gy, geometry, 1, w.shape, weight=w, x=x, plan=plan)

@@ -67,6 +67,8 @@ class Plan:
         gradient (else from the input).
     workspace : int
         The budget in bytes.
+    threads : int
+        npconv's own threads.
     fft_tolerance : float or None
         The error the transform may make relative to each cell (``auto``), or
         None (a forced ``fft``: no check).
@@ -75,6 +77,7 @@ class Plan:
     algorithm: str
     gradient_columns: bool
     workspace: int
+    threads: int
     fft_tolerance: float | None
 
 
@@ -92,15 +95,22 @@ def im2col_columns(kind):
 
 
 def make_plan(in_channels, weight_shape, window, dtype):
-    """The :class:`Plan` of a convolution with these shapes, under the settings in force."""
+    """The :class:`Plan` of a convolution with these shapes, under the settings in force.
+
+    The only place the engine reads the settings (:mod:`npconv.config`).
+    """
+    requested, budget, threads = config.get_algorithm(), config.get_workspace(), config.get_threads()
     flat = flat_phases(window)
     forced = _columns.get()
     if forced is None:
         gradient_columns = im2col.gradient_columns_preferred(flat, in_channels, weight_shape[0])
     else:
         gradient_columns = forced == "gradient" and bool(flat.taps)
-    return Plan(_choose(in_channels, weight_shape, window, dtype), gradient_columns,
-                config.get_workspace(), _fft_tolerance())
+    # auto lets the transform err by half a float32 unit roundoff relative to each cell (it
+    # gives float64 data to the window algorithms); a forced fft is not checked
+    tolerance = 2.0 ** -25 if requested == "auto" else None
+    return Plan(_choose(requested, in_channels, weight_shape, window, dtype, budget, threads),
+                gradient_columns, budget, threads, tolerance)
 
 
 @quiet
@@ -120,7 +130,8 @@ def forward(x, weight, window, groups, plan=None):
         y = fft.forward(x, weight, window, groups, plan.workspace, plan.fft_tolerance)
         if y is not None:
             return y if all_finite(y) else _exact_forward(x, weight, window, groups)
-        algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype)
+        algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype, plan.workspace,
+                                      plan.threads)
     if algorithm == "im2col":
         return im2col.forward(x, weight, window, groups)
     if algorithm == "depthwise":
@@ -180,7 +191,8 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
                 grad_input = _exact_backward(grad_output, window, groups, weight_shape, weight,
                                              None)[0]
         else:
-            algorithm = _window_algorithm(in_channels, weight_shape, window, dtype)
+            algorithm = _window_algorithm(in_channels, weight_shape, window, dtype,
+                                          plan.workspace, plan.threads)
     if algorithm in ("im2col", "depthwise"):
         # The flat-phase algorithms write every cell of the input gradient.
         # (Zeroing a fresh array costs as much as a pass over it.)
@@ -229,12 +241,6 @@ def _finite_in_blocks(array):
                for start in range(0, len(array), rows))
 
 
-def _fft_tolerance():
-    """The error ``auto`` lets the transform make, relative to each output: half a float32 unit
-    roundoff (``auto`` gives float64 data to the window algorithms), or None for a forced ``fft``."""
-    return 2.0 ** -25 if config.get_algorithm() == "auto" else None
-
-
 # --- non-finite values: torch's arithmetic, exactly ------------------------------
 
 def _exact_forward(x, weight, window, groups):
@@ -275,19 +281,18 @@ def _exact_weight_gradient(grad_output, window, groups, weight_shape, x):
     return grad_weight
 
 
-def _choose(in_channels, weight_shape, window, dtype):
+def _choose(requested, in_channels, weight_shape, window, dtype, budget, threads):
     """Pick the algorithm: the caller's choice, else by shape, dtype and workspace.
 
     Returns ``'im2col'``, ``'fft'``, ``'depthwise'`` (``direct`` with one
     input channel per group: elementwise on flat phases) or ``'direct'``.
-    ``auto`` considers ``fft`` for float32 data only (see :func:`_fft_tolerance`).
+    ``auto`` considers ``fft`` for float32 data only (see :func:`make_plan`).
     A forced ``im2col`` or ``fft`` whose temporaries for one sample do not
     fit the workspace takes ``direct``, the leanest.
     """
-    chosen = config.get_algorithm()
-    budget = config.get_workspace()
+    chosen = requested
     if chosen == "auto":
-        chosen = _window_algorithm(in_channels, weight_shape, window, dtype)
+        chosen = _window_algorithm(in_channels, weight_shape, window, dtype, budget, threads)
         if (dtype == np.float32 and window.kernel_volume > 1
                 and fft.cost(window, in_channels, weight_shape)
                 < _window_cost(chosen, in_channels, weight_shape, window)
@@ -298,28 +303,27 @@ def _choose(in_channels, weight_shape, window, dtype):
     if chosen == "im2col" and im2col.sample_bytes(window, in_channels, weight_shape[0],
                                                    dtype) > budget:
         chosen = "direct"
-    return _elementwise_if_fits(chosen, in_channels, weight_shape, window, dtype)
+    return _elementwise_if_fits(chosen, in_channels, weight_shape, window, dtype, budget, threads)
 
 
-def _elementwise_if_fits(algorithm, in_channels, weight_shape, window, dtype):
+def _elementwise_if_fits(algorithm, in_channels, weight_shape, window, dtype, budget, threads):
     """``'depthwise'`` for a ``direct`` pass with one input channel per group whose planes fit."""
     if algorithm == "direct" and weight_shape[1] == 1 and depthwise.fits(
-            window, weight_shape[0], in_channels, dtype, config.get_workspace(),
-            config.get_threads()):
+            window, weight_shape[0], in_channels, dtype, budget, threads):
         return "depthwise"
     return algorithm
 
 
-def _window_algorithm(in_channels, weight_shape, window, dtype):
+def _window_algorithm(in_channels, weight_shape, window, dtype, budget, threads):
     """``im2col`` or ``direct``/``depthwise``: the faster that fits the workspace."""
     # Depthwise (one input channel per group, several groups): an elementwise
     # multiply-add per kernel offset beats copying columns for a matrix
     # product that has nothing to contract.  A single filter (one channel in
     # and out) is faster on im2col, whose backward needs no slice-adds there.
     elementwise = weight_shape[1] == 1 and in_channels > 1
-    if elementwise or im2col.sample_bytes(window, in_channels, weight_shape[0],
-                                           dtype) > config.get_workspace():
-        return _elementwise_if_fits("direct", in_channels, weight_shape, window, dtype)
+    if elementwise or im2col.sample_bytes(window, in_channels, weight_shape[0], dtype) > budget:
+        return _elementwise_if_fits("direct", in_channels, weight_shape, window, dtype, budget,
+                                    threads)
     return "im2col"
 
 
