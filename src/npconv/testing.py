@@ -1,4 +1,6 @@
-"""Checking a backward pass against its forward pass by finite differences (``npconv check`` and the tests).
+"""Checking a backward pass against its forward pass by finite differences.
+
+``npconv check`` and the tests use the same check.
 
 For a function ``y = f(x_1, ..., x_m)`` and the backward pass ``g = B(u, x)``
 that should give ``g_i = J_i^T u``, the directional derivative along a
@@ -36,6 +38,7 @@ def directional_derivatives(forward, backward, inputs, rng, h=1e-6):
 
 
 def directional_error(forward, backward, inputs, rng, h=1e-6):
-    """The largest ``|numeric - analytic| / max(1, |numeric|)`` of :func:`directional_derivatives`."""
+    """The largest ``|numeric - analytic| / max(1, |numeric|)`` of
+    :func:`directional_derivatives`."""
     return max(abs(numeric - analytic) / max(1.0, abs(numeric))
                for numeric, analytic in directional_derivatives(forward, backward, inputs, rng, h))
