@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+from typing import NamedTuple
 
 DEFAULT_WORKSPACE = 256 * 2**20
 ALGORITHMS = ("auto", "im2col", "direct", "fft")
@@ -54,6 +55,18 @@ def threads(count):
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"threads(): `count` must be a positive int, got {count!r}")
     return scoped(_threads, count)
+
+
+class Resources(NamedTuple):
+    """What one call may use: ``workspace`` bytes of temporaries and ``threads`` of npconv's pool."""
+
+    workspace: int
+    threads: int
+
+
+def resources():
+    """The :class:`Resources` in force, read once by an operator call and handed down."""
+    return Resources(get_workspace(), get_threads())
 
 
 def get_workspace():

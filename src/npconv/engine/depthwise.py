@@ -39,8 +39,8 @@ def fits(window, out_channels, channels, dtype, budget, threads):
     return plane * threads <= budget
 
 
-def _blocks(flat, batch, channels, multiplier, itemsize):
-    return plane_blocks(batch, channels, _plane_bytes(flat, multiplier, itemsize))
+def _blocks(flat, batch, channels, multiplier, itemsize, resources):
+    return plane_blocks(batch, channels, _plane_bytes(flat, multiplier, itemsize), resources)
 
 
 def _packed(flat, x):
@@ -49,7 +49,7 @@ def _packed(flat, x):
     return phases
 
 
-def forward(x, weight, window):
+def forward(x, weight, window, resources):
     """``y`` (N, C*m, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (C*m, 1, *kernel)."""
     flat = flat_phases(window)
     n_batch, channels = x.shape[:2]
@@ -73,11 +73,12 @@ def forward(x, weight, window):
                     total += term
             y_planes[samples, chans, u] = flat.crop(total)
 
-    run_blocks(kernel, _blocks(flat, n_batch, channels, multiplier, x.dtype.itemsize))
+    run_blocks(kernel, _blocks(flat, n_batch, channels, multiplier, x.dtype.itemsize, resources),
+               resources.threads)
     return y
 
 
-def backward(grad_output, window, weight, x, grad_input, grad_weight):
+def backward(grad_output, window, weight, x, grad_input, grad_weight, resources):
     """Accumulate the input gradient into ``grad_input`` and/or the weight gradient.
 
     ``weight`` is needed for ``grad_input``, ``x`` for ``grad_weight``; pass
@@ -121,8 +122,8 @@ def backward(grad_output, window, weight, x, grad_input, grad_weight):
             flat.unpack(phases, grad_input[samples, chans])
         return chans, partial
 
-    blocks = _blocks(flat, n_batch, channels, multiplier, grad_output.dtype.itemsize)
-    results = run_blocks(kernel, blocks)
+    blocks = _blocks(flat, n_batch, channels, multiplier, grad_output.dtype.itemsize, resources)
+    results = run_blocks(kernel, blocks, resources.threads)
     if grad_weight is not None:
         gw_taps = grad_weight.reshape(channels, multiplier, -1)
         for chans, partial in results:

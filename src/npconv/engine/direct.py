@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import config
 from ..window.blocks import batch_chunks
 from .im2col import inner_products
 
 
-def _pieces(window, n_batch, per_sample):
+def _pieces(window, n_batch, per_sample, workspace):
     """``(batch slice, band)`` pieces of a direct pass whose temporaries fit the workspace.
 
     ``per_sample`` is the bytes of one whole sample's temporaries.  Samples go
@@ -30,9 +29,9 @@ def _pieces(window, n_batch, per_sample):
     bands of output rows along its longest output dimension (``band`` is
     ``(dim, rows)``, or None for whole samples).
     """
-    budget = config.get_workspace()
+    budget = workspace
     if per_sample <= budget:
-        return [(chunk, None) for chunk in batch_chunks(n_batch, per_sample)]
+        return [(chunk, None) for chunk in batch_chunks(n_batch, per_sample, budget)]
     dim = max(range(window.ndim), key=lambda d: window.out_shape[d])
     rows = window.out_shape[dim]
     per_band = max(1, rows * budget // per_sample)
@@ -80,7 +79,7 @@ def _apply(matrix, block, groups):
     return result.reshape((n, g * m) + spatial)
 
 
-def forward(x, weight, window, groups, padded=False):
+def forward(x, weight, window, groups, workspace, padded=False):
     """``y`` by one small product per kernel offset; ``padded`` multiplies padding cells too (as torch)."""
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
@@ -88,7 +87,7 @@ def forward(x, weight, window, groups, padded=False):
     per_sample = (channels + out_channels) * window.out_volume * x.dtype.itemsize
     if padded:
         per_sample += channels * window.zero_padded().in_volume * x.dtype.itemsize
-    for chunk, band in _pieces(window, n_batch, per_sample):
+    for chunk, band in _pieces(window, n_batch, per_sample, workspace):
         piece, (x_piece,), (y_piece,) = _piece(window, band, [x[chunk]], [y[chunk]])
         if padded:
             x_piece, piece = pad_zeros(x_piece, piece), piece.zero_padded()
@@ -99,7 +98,7 @@ def forward(x, weight, window, groups, padded=False):
 
 
 def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight,
-                     padded=False):
+             workspace, padded=False):
     """Add both gradients by one small product per kernel offset.
 
     ``padded`` (for the weight gradient only) multiplies padding cells of
@@ -110,7 +109,7 @@ def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_
     per_sample = (2 * channels + out_channels) * window.out_volume * itemsize
     if padded:
         per_sample += channels * window.zero_padded().in_volume * itemsize
-    for chunk, band in _pieces(window, n_batch, per_sample):
+    for chunk, band in _pieces(window, n_batch, per_sample, workspace):
         piece, (x_piece, gi_piece), (gy_piece,) = _piece(
             window, band, [None if x is None else x[chunk],
                            None if grad_input is None else grad_input[chunk]],

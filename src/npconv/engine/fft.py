@@ -199,7 +199,7 @@ def _contract(a, b):
 def _chunks(plan, n_batch, channels, weight_shape, budget):
     spare = budget - plan.weight_bytes(weight_shape)
     per_sample = plan.bytes_per_sample(channels, weight_shape[0])
-    return batch_chunks(n_batch, per_sample, max(1, spare))
+    return batch_chunks(n_batch, per_sample, budget, max(1, spare))
 
 
 def _grouped(array, groups):

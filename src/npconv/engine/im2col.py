@@ -46,12 +46,12 @@ from ..window.scratch import scratch
 CHUNK_BYTES = 24 << 20
 
 
-def _chunked(buffer_class, flat, n_batch, channels, out_channels, dtype):
+def _chunked(buffer_class, flat, n_batch, channels, out_channels, dtype, resources):
     """Batch chunks of about :data:`CHUNK_BYTES`, and ``buffer_class``'s buffers for the largest."""
     per_sample = buffer_class.bytes_per_sample(flat, channels, out_channels, dtype)
-    chunks = batch_chunks(n_batch, per_sample, CHUNK_BYTES)
+    chunks = batch_chunks(n_batch, per_sample, resources.workspace, CHUNK_BYTES)
     largest = max((chunk.stop - chunk.start for chunk in chunks), default=0)
-    return chunks, buffer_class(flat, largest, dtype, channels, out_channels)
+    return chunks, buffer_class(flat, largest, dtype, channels, out_channels, resources)
 
 
 def _pointwise(array, groups):
@@ -122,14 +122,15 @@ class _InputColumns:
     block of channels per task.
     """
 
-    def __init__(self, flat, largest, dtype, channels, out_channels):
+    def __init__(self, flat, largest, dtype, channels, out_channels, resources):
+        self.threads = resources.threads
         self.flat = flat
         self.channels, self.out_channels = channels, out_channels
         kernel_volume = flat.window.kernel_volume
         self.phases, self.cols, self.rows = scratch(
             [(largest, len(flat.residues), channels, flat.volume),
              (channels * kernel_volume * largest * flat.positions,),
-             (out_channels * largest * flat.positions,)], dtype)
+             (out_channels * largest * flat.positions,)], dtype, resources.workspace)
         self.dirty = True  # whether padding cells of ``phases`` may hold anything but zeros
         # Kernel offsets that read only padding keep zero columns.
         self.idle_slots = sorted(set(range(kernel_volume)) - set(flat.slots))
@@ -170,7 +171,7 @@ class _InputColumns:
             for slot in self.idle_slots:
                 cols[channels, slot] = 0
 
-        run_blocks(copy, self.channel_blocks)
+        run_blocks(copy, self.channel_blocks, self.threads)
 
     def scatter(self, cols, out):
         """The adjoint of :meth:`gather`: add every column onto the cell it was read from, in ``out``."""
@@ -189,7 +190,7 @@ class _InputColumns:
                     target += column
             self.flat.unpack(block, out[:, channels])
 
-        run_blocks(add, self.channel_blocks)
+        run_blocks(add, self.channel_blocks, self.threads)
 
 
 def sample_bytes(window, channels, out_channels, dtype):
@@ -204,7 +205,7 @@ def sample_bytes(window, channels, out_channels, dtype):
     return input_bytes
 
 
-def forward(x, weight, window, groups):
+def forward(x, weight, window, groups, resources):
     """``y`` (N, K, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (K, C/G, *kernel)."""
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
@@ -212,11 +213,12 @@ def forward(x, weight, window, groups):
     flat = flat_phases(window)
     if flat.identity:  # 1x1, unit stride, no padding: the input is its own column matrix
         y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-        for chunk in _pointwise_chunks(n_batch, 0, [x]):
+        for chunk in _pointwise_chunks(n_batch, 0, [x], resources):
             np.matmul(w_mat, _pointwise(x[chunk], groups), out=_pointwise(y[chunk], groups))
         return y
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    chunks, buffers = _chunked(_InputColumns, flat, n_batch, channels, out_channels, x.dtype)
+    chunks, buffers = _chunked(_InputColumns, flat, n_batch, channels, out_channels, x.dtype,
+                               resources)
     for chunk in chunks:
         n = chunk.stop - chunk.start
         cols = buffers.columns(n)
@@ -228,20 +230,20 @@ def forward(x, weight, window, groups):
 
 
 def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight,
-             gradient_columns):
+             gradient_columns, resources):
     """Add the gradients into ``grad_input`` (needs ``weight``) and/or ``grad_weight`` (needs ``x``).
 
     ``gradient_columns`` picks the backward pass (:func:`gradient_columns_preferred`).
     """
     flat = flat_phases(window)
     if flat.identity:
-        _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight)
+        _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight, resources)
     elif gradient_columns:
         _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                                   grad_weight)
+                                   grad_weight, resources)
     else:
         _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                                grad_weight)
+                                grad_weight, resources)
 
 
 def gradient_columns_preferred(flat, channels, out_channels):
@@ -255,10 +257,10 @@ def gradient_columns_preferred(flat, channels, out_channels):
 
 
 def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                            grad_weight):
+                            grad_weight, resources):
     n_batch, out_channels = grad_output.shape[:2]
     chunks, buffers = _chunked(_InputColumns, flat, n_batch, channels, out_channels,
-                               grad_output.dtype)
+                               grad_output.dtype, resources)
     if weight is not None:
         w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     if grad_weight is not None:
@@ -277,19 +279,19 @@ def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad
             buffers.scatter(cols, grad_input[chunk])
 
 
-def _pointwise_chunks(n_batch, product_bytes, arrays):
+def _pointwise_chunks(n_batch, product_bytes, arrays, resources):
     """Batch chunks of the 1x1 path: a chunk's copies of the ``arrays`` that are not C-contiguous
     (their reshape into matrices copies) and ``product_bytes`` per sample fit the workspace."""
     copies = sum(a[0].nbytes for a in arrays if a is not None and not a.flags.c_contiguous)
-    return batch_chunks(n_batch, copies + product_bytes)
+    return batch_chunks(n_batch, copies + product_bytes, resources.workspace)
 
 
-def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight):
+def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight, resources):
     """1x1, unit stride, no padding: both gradients are batched matrix products."""
     n_batch, out_channels = grad_output.shape[:2]
     channels = (x if x is not None else grad_input).shape[1]
     product_bytes = 0 if grad_weight is None else out_channels * channels * grad_output.itemsize
-    for chunk in _pointwise_chunks(n_batch, product_bytes, [grad_output, x]):
+    for chunk in _pointwise_chunks(n_batch, product_bytes, [grad_output, x], resources):
         gy = _pointwise(grad_output[chunk], groups)
         if grad_input is not None:
             w_mat = weight.reshape(groups, gy.shape[2], -1)
@@ -311,14 +313,15 @@ class _GradientColumns:
     matrix.
     """
 
-    def __init__(self, flat, largest, dtype, channels, out_channels):
+    def __init__(self, flat, largest, dtype, channels, out_channels, resources):
+        self.threads = resources.threads
         self.flat = flat
         self.channels, self.out_channels = channels, out_channels
         phases = (len(flat.residues), channels, largest, flat.volume)
         self.rows, self.cols, self.x_phases, self.grad_phases = scratch(
             [(out_channels * largest * flat.positions,),
              (out_channels * self.most_taps(flat) * largest * flat.volume,), phases, phases],
-            dtype)
+            dtype, resources.workspace)
         self.phase_blocks = channel_blocks(channels, 2 * largest * len(flat.residues)
                                            * flat.volume * dtype.itemsize)
 
@@ -351,13 +354,13 @@ class _GradientColumns:
             x_phases[:, channels] = 0
             self.flat.pack(x[:, channels], view[:, :, channels])
 
-        run_blocks(copy, self.phase_blocks)
+        run_blocks(copy, self.phase_blocks, self.threads)
 
     def unpack(self, grad_phases, out):
         """The real cells of ``grad_phases`` into ``out`` (n, C, *in_shape)."""
         view = grad_phases.transpose(2, 0, 1, 3)
         run_blocks(lambda channels: self.flat.unpack(view[:, :, channels], out[:, channels]),
-                   self.phase_blocks)
+                   self.phase_blocks, self.threads)
 
     def gather(self, rows, shifts, n):
         """The gradient columns ``(K, taps, n, volume)`` of the phase whose taps have ``shifts``.
@@ -377,7 +380,7 @@ class _GradientColumns:
                 target[:, :, shift:shift + positions] = rows[channels]
                 target[:, :, shift + positions:] = 0
 
-        run_blocks(copy, channel_blocks(self.out_channels, cols[0].nbytes))
+        run_blocks(copy, channel_blocks(self.out_channels, cols[0].nbytes), self.threads)
         return cols
 
 
@@ -391,10 +394,10 @@ def _phase_taps(flat):
 
 
 def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                               grad_weight):
+                               grad_weight, resources):
     n_batch, out_channels = grad_output.shape[:2]
     chunks, buffers = _chunked(_GradientColumns, flat, n_batch, channels, out_channels,
-                               grad_output.dtype)
+                               grad_output.dtype, resources)
     group_out, group_in = out_channels // groups, channels // groups
     w_taps = None if weight is None else weight.reshape(groups, group_out, group_in, -1)
     gw_taps = None if grad_weight is None else grad_weight.reshape(groups, group_out, group_in, -1)

@@ -80,6 +80,11 @@ class Plan:
     threads: int
     fft_tolerance: float | None
 
+    @property
+    def resources(self):
+        """The workspace and threads, as the algorithms take them."""
+        return config.Resources(self.workspace, self.threads)
+
 
 _columns = contextvars.ContextVar("npconv_im2col_columns", default=None)
 
@@ -122,21 +127,21 @@ def forward(x, weight, window, groups, plan=None):
     weight (an infinite tap over padding) and a transform (which spreads a
     non-finite input over its plane) take the exact path.
     """
-    if not all_finite(weight):
-        return _exact_forward(x, weight, window, groups)
     plan = plan or make_plan(x.shape[1], weight.shape, window, x.dtype)
+    if not all_finite(weight):
+        return _exact_forward(x, weight, window, groups, plan)
     algorithm = plan.algorithm
     if algorithm == "fft":
         y = fft.forward(x, weight, window, groups, plan.workspace, plan.fft_tolerance)
         if y is not None:
-            return y if all_finite(y) else _exact_forward(x, weight, window, groups)
+            return y if all_finite(y) else _exact_forward(x, weight, window, groups, plan)
         algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype, plan.workspace,
                                       plan.threads)
     if algorithm == "im2col":
-        return im2col.forward(x, weight, window, groups)
+        return im2col.forward(x, weight, window, groups, plan.resources)
     if algorithm == "depthwise":
-        return depthwise.forward(x, weight, window)
-    return direct.forward(x, weight, window, groups)
+        return depthwise.forward(x, weight, window, plan.resources)
+    return direct.forward(x, weight, window, groups, plan.workspace)
 
 
 @quiet
@@ -172,15 +177,17 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
     n_batch = grad_output.shape[0]
     dtype = grad_output.dtype
     in_channels = weight_shape[1] * groups
+    plan = plan or make_plan(in_channels, weight_shape, window, dtype)
     if weight is not None and not all_finite(weight):
-        return _exact_backward(grad_output, window, groups, weight_shape, weight, x)
+        return _exact_backward(grad_output, window, groups, weight_shape, weight, x, plan)
     if x is not None and not all_finite(grad_output):
         # torch multiplies a non-finite output gradient by padding cells too
         grad_input = None if weight is None else backward(grad_output, window, groups,
-                                                           weight_shape, weight=weight)[0]
-        return grad_input, _exact_backward(grad_output, window, groups, weight_shape, None, x)[1]
+                                                           weight_shape, weight=weight,
+                                                           plan=plan)[0]
+        return grad_input, _exact_backward(grad_output, window, groups, weight_shape, None, x,
+                                           plan)[1]
     grad_input = grad_weight = None
-    plan = plan or make_plan(in_channels, weight_shape, window, dtype)
     algorithm = plan.algorithm
     if algorithm == "fft":
         gradients = fft.backward(grad_output, weight, window, groups, in_channels, x,
@@ -189,7 +196,7 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
             grad_input, grad_weight = gradients
             if grad_input is not None and not all_finite(grad_input):
                 grad_input = _exact_backward(grad_output, window, groups, weight_shape, weight,
-                                             None)[0]
+                                             None, plan)[0]
         else:
             algorithm = _window_algorithm(in_channels, weight_shape, window, dtype,
                                           plan.workspace, plan.threads)
@@ -201,17 +208,18 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
             grad_input = np.empty((n_batch, in_channels) + window.in_shape, dtype)
         if algorithm == "im2col":
             im2col.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
-                            grad_weight, plan.gradient_columns)
+                            grad_weight, plan.gradient_columns, plan.resources)
         else:
-            depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight)
+            depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight,
+                               plan.resources)
     elif algorithm == "direct":
         grad_weight = None if x is None else np.zeros(weight_shape, dtype)
         if weight is not None:
             grad_input = np.zeros((n_batch, in_channels) + window.in_shape, dtype)
         direct.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
-                         grad_weight)
+                        grad_weight, plan.workspace)
     if grad_weight is not None and not all_finite(grad_weight):
-        grad_weight = _exact_backward(grad_output, window, groups, weight_shape, None, x)[1]
+        grad_weight = _exact_backward(grad_output, window, groups, weight_shape, None, x, plan)[1]
     return grad_input, grad_weight
 
 
@@ -243,17 +251,17 @@ def _finite_in_blocks(array):
 
 # --- non-finite values: torch's arithmetic, exactly ------------------------------
 
-def _exact_forward(x, weight, window, groups):
+def _exact_forward(x, weight, window, groups, plan):
     """The forward pass where an input or weight is infinite or NaN.
 
     As in torch, padding cells are zeros that are multiplied like any other
     cell (an infinite weight tap over padding gives NaN), while the cells no
     window reads are not: ``direct`` over zero-padded copies of its pieces.
     """
-    return direct.forward(x, weight, window, groups, padded=True)
+    return direct.forward(x, weight, window, groups, plan.workspace, padded=True)
 
 
-def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
+def _exact_backward(grad_output, window, groups, weight_shape, weight, x, plan):
     """Both gradients where an input, weight or output gradient is infinite or NaN.
 
     The input gradient sums ``weight * grad_output`` over the window
@@ -267,17 +275,17 @@ def _exact_backward(grad_output, window, groups, weight_shape, weight, x):
     if weight is not None:
         grad_input = np.zeros((n_batch, in_channels) + window.in_shape, grad_output.dtype)
         direct.backward(grad_output, weight, window, groups, in_channels, None, grad_input,
-                         None)
+                        None, plan.workspace)
     if x is not None:
-        grad_weight = _exact_weight_gradient(grad_output, window, groups, weight_shape, x)
+        grad_weight = _exact_weight_gradient(grad_output, window, groups, weight_shape, x, plan)
     return grad_input, grad_weight
 
 
-def _exact_weight_gradient(grad_output, window, groups, weight_shape, x):
+def _exact_weight_gradient(grad_output, window, groups, weight_shape, x, plan):
     """The weight gradient of :func:`_exact_backward`."""
     grad_weight = np.zeros(weight_shape, grad_output.dtype)
     direct.backward(grad_output, None, window, groups, weight_shape[1] * groups, x, None,
-                     grad_weight, padded=True)
+                    grad_weight, plan.workspace, padded=True)
     return grad_weight
 
 

@@ -154,7 +154,8 @@ def _in_plane_blocks(kernel, arrays, shapes, per_cell_bytes, bounds, banded):
     """
     batch, channels = arrays[0].shape[:2]
     plane_bytes = per_cell_bytes * max(math.prod(shape) for shape in shapes)
-    share = config.get_workspace() // config.get_threads()
+    resources = config.resources()
+    share = resources.workspace // resources.threads
     start, stop = bounds[0]
     if plane_bytes > share and len(start) > 1:
         per_band = max(1, len(start) * share // plane_bytes)
@@ -167,7 +168,7 @@ def _in_plane_blocks(kernel, arrays, shapes, per_cell_bytes, bounds, banded):
                     banded(n, c, rows, in_rows, band + list(bounds[1:]))
         return
     run_blocks(lambda block: kernel(*(array[block] for array in arrays)),
-               plane_blocks(batch, channels, plane_bytes))
+               plane_blocks(batch, channels, plane_bytes, resources), resources.threads)
 
 
 def _plane_parts(n, c, rows, in_rows):

@@ -211,7 +211,8 @@ def by_blocks(kernel, arrays, window, banded):
     """
     batch, channels = arrays[0].shape[:2]
     plane_bytes = window.in_volume * arrays[0].itemsize
-    share = config.get_workspace() // config.get_threads()
+    resources = config.resources()
+    share = resources.workspace // resources.threads
     rows = window.out_shape[0]
     if plane_bytes * TEMPORARIES > share and rows > 1:
         per_band = max(1, rows * share // (plane_bytes * TEMPORARIES))
@@ -221,7 +222,8 @@ def by_blocks(kernel, arrays, window, banded):
                     banded(n, c, slice(first, min(rows, first + per_band)))
         return
     run_blocks(lambda block: kernel(*(array[block] for array in arrays)),
-               plane_blocks(batch, channels, plane_bytes, TEMPORARIES))
+               plane_blocks(batch, channels, plane_bytes, resources, TEMPORARIES),
+               resources.threads)
 
 
 def _plane_band(window, n, c, rows):

@@ -16,11 +16,10 @@ import threading
 
 import numpy as np
 
-from .. import config
 
 BLOCK_BYTES = 4 << 20
 
-def plane_blocks(batch, channels, plane_bytes, temporaries=1):
+def plane_blocks(batch, channels, plane_bytes, resources, temporaries=1):
     """``(samples, channels)`` slice pairs covering ``batch x channels`` planes.
 
     A block holds :data:`BLOCK_BYTES` of planes, or less where the blocks
@@ -28,7 +27,7 @@ def plane_blocks(batch, channels, plane_bytes, temporaries=1):
     size in temporaries, would not fit the workspace (at least one plane).
     """
     block_bytes = min(BLOCK_BYTES,
-                      config.get_workspace() // (config.get_threads() * temporaries))
+                      resources.workspace // (resources.threads * temporaries))
     per_block = max(1, block_bytes // max(1, plane_bytes))
     if per_block >= channels:
         samples = per_block // max(1, channels)
@@ -43,12 +42,12 @@ def channel_blocks(channels, channel_bytes):
     return [slice(c, min(channels, c + per_block)) for c in range(0, channels, per_block)]
 
 
-def batch_chunks(n_batch, bytes_per_sample, target=None):
-    """Slices of the batch whose temporaries fit the workspace, or ``target`` if smaller.
+def batch_chunks(n_batch, bytes_per_sample, workspace, target=None):
+    """Slices of the batch whose temporaries fit ``workspace`` bytes, or ``target`` if smaller.
 
     Every chunk has at least one sample.
     """
-    budget = config.get_workspace() if target is None else min(target, config.get_workspace())
+    budget = workspace if target is None else min(target, workspace)
     per_chunk = max(1, budget // max(1, bytes_per_sample))
     # Even chunks: 9 samples in chunks of 5 are 5 + 4, not 5 + 4 with a padded buffer for 5.
     count = -(-n_batch // per_chunk)
@@ -107,16 +106,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
-def run_blocks(kernel, blocks):
-    """``[kernel(block) for block in blocks]``, run on :func:`~npconv.config.get_threads` threads.
+def run_blocks(kernel, blocks, threads):
+    """``[kernel(block) for block in blocks]``, run on ``threads`` threads.
 
-    At most ``get_threads()`` tasks of the shared pool (capped at
+    At most ``threads`` tasks of the shared pool (capped at
     :data:`MAX_WORKERS`) take the blocks in turn, the next free task the next
     block; the calling thread waits.  The kernel runs in pool threads, which
     do not see the caller's context variables: it must not read
     :mod:`npconv.config`.  They do get the caller's NumPy error settings.
     """
-    workers = min(config.get_threads(), len(blocks), MAX_WORKERS)
+    workers = min(threads, len(blocks), MAX_WORKERS)
     if workers <= 1:
         return [kernel(block) for block in blocks]
     errors = np.geterr()

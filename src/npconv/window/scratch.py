@@ -22,19 +22,21 @@ import threading
 
 import numpy as np
 
-from .. import config
 
 _ALIGN = 64
 _kept = {}  # thread ident -> buffer
 _lock = threading.Lock()
 
 
-def scratch(shapes, dtype):
-    """Uninitialised arrays of the given shapes and ``dtype``, carved from this thread's scratch buffer."""
+def scratch(shapes, dtype, workspace):
+    """Uninitialised arrays of the given shapes and ``dtype``, carved from this thread's scratch buffer.
+
+    ``workspace`` is the budget in force: what all threads keep stays within it.
+    """
     dtype = np.dtype(dtype)
     sizes = [-(-math.prod(shape) * dtype.itemsize // _ALIGN) * _ALIGN for shape in shapes]
     total = sum(sizes)
-    budget = config.get_workspace()
+    budget = workspace
     me = threading.get_ident()
     with _lock:
         buffer = _kept.get(me)
