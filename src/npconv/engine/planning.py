@@ -298,14 +298,15 @@ def _choose(requested, in_channels, weight_shape, window, dtype, budget, threads
     A forced ``im2col`` or ``fft`` whose temporaries for one sample do not
     fit the workspace takes ``direct``, the leanest.
     """
-    chosen = requested
-    if chosen == "auto":
+    if requested == "auto":  # the im2col byte model runs once, in _window_algorithm
         chosen = _window_algorithm(in_channels, weight_shape, window, dtype, budget, threads)
         if (dtype == np.float32 and window.kernel_volume > 1
                 and fft.cost(window, in_channels, weight_shape)
                 < _window_cost(chosen, in_channels, weight_shape, window)
                 and fft.fits(window, in_channels, weight_shape, budget)):
             return "fft"
+        return chosen
+    chosen = requested
     if chosen == "fft" and not fft.fits(window, in_channels, weight_shape, budget):
         chosen = "direct"
     if chosen == "im2col" and im2col.sample_bytes(window, in_channels, weight_shape[0],
