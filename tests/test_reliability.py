@@ -417,3 +417,13 @@ def test_convolutions_cut_into_bands_of_rows_give_the_same_results(seed, prefix)
             for a, b in zip(got, expected):
                 np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, equal_nan=True,
                                            err_msg=f"{prefix} {algorithm} {arguments}")
+
+
+def test_max_pool_backward_with_given_indices_stays_inside_the_workspace_on_a_large_plane():
+    x = np.random.default_rng(11).standard_normal((1, 1, 2048, 2048)).astype(np.float32)
+    gy = np.ones((1, 1, 1024, 1024), np.float32)
+    indices = npconv.max_pool2d(x, 3, 2, 1, return_indices=True)[1]
+    budget = 2 << 20
+    with npconv.workspace(budget):
+        result, peak = traced_peak(lambda: npconv.max_pool2d_backward(gy, x, 3, 2, 1, indices=indices))
+    assert peak - result.nbytes <= budget + ITERATOR_BUFFERS

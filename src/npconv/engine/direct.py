@@ -20,6 +20,7 @@ import numpy as np
 from ..window.blocks import batch_chunks
 from .im2col import inner_products
 
+_ALL2 = (slice(None), slice(None))
 
 def _pieces(window, n_batch, per_sample, workspace):
     """``(batch slice, band)`` pieces of a direct pass whose temporaries fit the workspace.
@@ -29,12 +30,11 @@ def _pieces(window, n_batch, per_sample, workspace):
     bands of output rows along its longest output dimension (``band`` is
     ``(dim, rows)``, or None for whole samples).
     """
-    budget = workspace
-    if per_sample <= budget:
-        return [(chunk, None) for chunk in batch_chunks(n_batch, per_sample, budget)]
+    if per_sample <= workspace:
+        return [(chunk, None) for chunk in batch_chunks(n_batch, per_sample, workspace)]
     dim = max(range(window.ndim), key=lambda d: window.out_shape[d])
     rows = window.out_shape[dim]
-    per_band = max(1, rows * budget // per_sample)
+    per_band = max(1, rows * workspace // per_sample)
     return [(slice(n, n + 1), (dim, slice(r, min(rows, r + per_band))))
             for n in range(n_batch) for r in range(0, rows, per_band)]
 
@@ -117,12 +117,12 @@ def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_
         if padded:
             x_piece, piece = pad_zeros(x_piece, piece), piece.zero_padded()
         for offset, in_sl, out_sl in piece.offsets:
-            _backward_offset(gy_piece, weight, groups, offset, in_sl, out_sl, x_piece,
-                                    gi_piece, grad_weight)
+            _backward_offset(gy_piece, weight, groups, offset, in_sl, out_sl, x_piece, gi_piece,
+                             grad_weight)
 
 
 def _backward_offset(grad_output, weight, groups, offset, in_sl, out_sl, x, grad_input,
-                            grad_weight):
+                     grad_weight):
     """One kernel offset's share of both gradients (its temporaries die on return)."""
     n, out_channels = grad_output.shape[:2]
     gy_block = np.ascontiguousarray(grad_output[_ALL2 + out_sl])
@@ -142,5 +142,3 @@ def pad_zeros(x, window):
     """``x`` (n, C, *in_shape) with its padding cells as explicit zeros."""
     return np.pad(x, ((0, 0), (0, 0)) + tuple(window.padding))
 
-
-_ALL2 = (slice(None), slice(None))

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from .. import config
-from ..window.blocks import plane_blocks, quiet, run_blocks
+from ..window.blocks import plane_bands, plane_blocks, quiet, run_blocks
 from .arguments import _as_int, check_array_size
 from .common import (check_grad_output, check_index_range, check_indices, documented, pool_input,
                      scatter_to_planes, unbatch)
@@ -155,17 +155,13 @@ def _in_plane_blocks(kernel, arrays, shapes, per_cell_bytes, bounds, banded):
     batch, channels = arrays[0].shape[:2]
     plane_bytes = per_cell_bytes * max(math.prod(shape) for shape in shapes)
     resources = config.resources()
-    share = resources.workspace // resources.threads
     start, stop = bounds[0]
-    if plane_bytes > share and len(start) > 1:
-        per_band = max(1, len(start) * share // plane_bytes)
-        for n in range(batch):
-            for c in range(channels):
-                for first in range(0, len(start), per_band):
-                    rows = slice(first, min(len(start), first + per_band))
-                    in_rows = slice(int(start[rows][0]), int(stop[rows][-1]))
-                    band = [(start[rows] - in_rows.start, stop[rows] - in_rows.start)]
-                    banded(n, c, rows, in_rows, band + list(bounds[1:]))
+    bands = plane_bands(batch, channels, len(start), plane_bytes, resources)
+    if bands is not None:
+        for n, c, rows in bands:
+            in_rows = slice(int(start[rows][0]), int(stop[rows][-1]))
+            band = [(start[rows] - in_rows.start, stop[rows] - in_rows.start)]
+            banded(n, c, rows, in_rows, band + list(bounds[1:]))
         return
     run_blocks(lambda block: kernel(*(array[block] for array in arrays)),
                plane_blocks(batch, channels, plane_bytes, resources), resources.threads)

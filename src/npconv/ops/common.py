@@ -138,14 +138,24 @@ def check_indices(op, indices, expected_shape, unbatched):
     return array[np.newaxis] if unbatched else array
 
 
-def check_index_range(op, indices, spatial):
-    """Every index must name a cell of a plane of shape ``spatial``."""
+def check_index_range(op, indices, spatial, exempt=None, exempt_name=""):
+    """Every index must name a cell of a plane of shape ``spatial``.
+
+    ``exempt``, a function called only when some index is out of range,
+    gives values (broadcastable to ``indices``) also allowed where they
+    stand, described in the message as ``exempt_name``.
+    """
     plane = math.prod(spatial)
-    if indices.size and (indices.min() < 0 or indices.max() >= plane):
-        bad = indices.min() if indices.min() < 0 else indices.max()
+    if not indices.size or (indices.min() >= 0 and indices.max() < plane):
+        return
+    outside = (indices < 0) | (indices >= plane)
+    if exempt is not None:
+        outside &= indices != exempt()
+    if outside.any():
+        also = f" (or be {exempt_name})" if exempt is not None else ""
         raise ValueError(
-            f"{op}(): `indices` must lie in [0, {plane}) for a plane of shape {tuple(spatial)}, "
-            f"got {bad}"
+            f"{op}(): `indices` must lie in [0, {plane}) for a plane of shape {tuple(spatial)}"
+            f"{also}, got {indices[outside].flat[0]}"
         )
 
 

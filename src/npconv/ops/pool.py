@@ -28,11 +28,11 @@ import math
 import numpy as np
 
 from .. import config
-from ..window.blocks import plane_blocks, quiet, run_blocks
+from ..window.blocks import plane_bands, plane_blocks, quiet, run_blocks
 from ..window.geometry import Window
 from ..window.phases import flat_phases
 from .arguments import make_window, window_arguments
-from .common import (check_grad_output, check_indices, documented, pool_input, scatter_to_planes,
+from .common import (check_grad_output, check_index_range, check_indices, documented, pool_input, scatter_to_planes,
                      unbatch)
 
 _ALL2 = (slice(None), slice(None))
@@ -54,22 +54,6 @@ def pool_window(op, ndim, spatial, kernel_size, stride, padding, dilation, ceil_
 
 
 # --- max pooling ------------------------------------------------------------------
-
-def _check_pool_index_range(op, indices, window):
-    """Every index names a cell of the input plane, or is torch's index of a padding-only window."""
-    plane = window.in_volume
-    if not indices.size or (indices.min() >= 0 and indices.max() < plane):
-        return
-    outside = (indices < 0) | (indices >= plane)
-    if outside.any():
-        outside &= indices != _first_cells(window)
-        if outside.any():
-            bad = indices[outside].flat[0]
-            raise ValueError(
-                f"{op}(): `indices` must lie in [0, {plane}) for an input plane of shape "
-                f"{window.in_shape} (or be max_pool's index of a window of padding only), got {bad}"
-            )
-
 
 def _plane_strides(window):
     """Flat-index step of each spatial dimension of the input plane."""
@@ -212,14 +196,10 @@ def by_blocks(kernel, arrays, window, banded):
     batch, channels = arrays[0].shape[:2]
     plane_bytes = window.in_volume * arrays[0].itemsize
     resources = config.resources()
-    share = resources.workspace // resources.threads
-    rows = window.out_shape[0]
-    if plane_bytes * TEMPORARIES > share and rows > 1:
-        per_band = max(1, rows * share // (plane_bytes * TEMPORARIES))
-        for n in range(batch):
-            for c in range(channels):
-                for first in range(0, rows, per_band):
-                    banded(n, c, slice(first, min(rows, first + per_band)))
+    bands = plane_bands(batch, channels, window.out_shape[0], plane_bytes * TEMPORARIES, resources)
+    if bands is not None:
+        for n, c, rows in bands:
+            banded(n, c, rows)
         return
     run_blocks(lambda block: kernel(*(array[block] for array in arrays)),
                plane_blocks(batch, channels, plane_bytes, resources, TEMPORARIES),
@@ -275,7 +255,8 @@ def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
     grad_input = np.empty(x.shape, x.dtype)
     if indices is not None:
         indices = check_indices(op, indices, out_shape, unbatched)
-        _check_pool_index_range(op, indices, window)
+        check_index_range(op, indices, window.in_shape, lambda: _first_cells(window),
+                          "max_pool's index of a window of padding only")
 
     def banded(n, c, rows):
         in_rows, band, inside, outside = _plane_band(window, n, c, rows)

@@ -19,6 +19,7 @@ import numpy as np
 
 BLOCK_BYTES = 4 << 20
 
+
 def plane_blocks(batch, channels, plane_bytes, resources, temporaries=1):
     """``(samples, channels)`` slice pairs covering ``batch x channels`` planes.
 
@@ -34,6 +35,21 @@ def plane_blocks(batch, channels, plane_bytes, resources, temporaries=1):
         return [(slice(n, n + samples), slice(None)) for n in range(0, batch, samples)]
     return [(slice(n, n + 1), slice(c, c + per_block))
             for n in range(batch) for c in range(0, channels, per_block)]
+
+
+def plane_bands(batch, channels, rows, plane_bytes, resources):
+    """``(n, c, rows)`` bands of output rows of single planes, or None where whole planes fit.
+
+    Used when one plane's temporaries (``plane_bytes``) exceed its share of
+    the workspace: each band of ``rows`` (a slice of ``range(rows)``) has a
+    proportional share.  Nothing can be cut from a plane of one row.
+    """
+    share = resources.workspace // resources.threads
+    if plane_bytes <= share or rows < 2:
+        return None
+    per_band = max(1, rows * share // plane_bytes)
+    return [(n, c, slice(first, min(rows, first + per_band)))
+            for n in range(batch) for c in range(channels) for first in range(0, rows, per_band)]
 
 
 def channel_blocks(channels, channel_bytes):

@@ -36,15 +36,14 @@ def scratch(shapes, dtype, workspace):
     dtype = np.dtype(dtype)
     sizes = [-(-math.prod(shape) * dtype.itemsize // _ALIGN) * _ALIGN for shape in shapes]
     total = sum(sizes)
-    budget = workspace
     me = threading.get_ident()
     with _lock:
         buffer = _kept.get(me)
-        if buffer is None or buffer.nbytes < total + _ALIGN or _kept_total() > budget:
+        if buffer is None or buffer.nbytes < total + _ALIGN or _kept_total() > workspace:
             _kept.pop(me, None)  # let the old buffer go before the new one exists
             _drop_ended_threads()
             buffer = np.empty(total + _ALIGN, np.uint8)
-            if _kept_total() + buffer.nbytes <= budget:
+            if _kept_total() + buffer.nbytes <= workspace:
                 _kept[me] = buffer
     start = -buffer.ctypes.data % _ALIGN
     arrays = []
