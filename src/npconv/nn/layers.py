@@ -208,7 +208,8 @@ class AdaptiveAvgPool2d(_Pool2d):
 
 
 class ReLU(Module):
-    """``max(x, 0)``; NaN stays NaN; the gradient is 0 where ``x <= 0`` (so it passes at NaN), as torch."""
+    """``max(x, 0)``, as torch: NaN stays NaN, and the gradient is 0 where ``x <= 0``
+    (so it passes at NaN)."""
 
     def forward(self, x):
         self._passes = ~(x <= 0)  # x > 0, or NaN
