@@ -5,7 +5,7 @@ import pytest
 
 import npconv
 from npconv.ops.arguments import make_window
-from npconv.engine import fft
+from npconv.engine import fft, planning
 from npconv.engine.fft import good_size
 
 
@@ -114,13 +114,16 @@ def transform_error_ratio(x, w, padding, stride=1, dilation=1):
     """Largest measured error of ``fft.forward`` over its bound without ``ERROR_FACTOR``."""
     window = make_window("test", x.shape[2:], w.shape[2:], (stride,) * (x.ndim - 2),
                          ((padding, padding),) * (x.ndim - 2), (dilation,) * (x.ndim - 2))
-    plan = fft._plan(window)
-    got = fft.forward(x, w, window, 1, 2**40)
+    transform = fft._transform(window)
+    with npconv.workspace(2**40):
+        plan = planning.make_plan(planning.Shapes(False, x.shape[0], x.shape[1], w.shape, window,
+                                                  x.dtype), algorithm="fft")
+    got = fft.forward(x, w, window, 1, plan)
     with npconv.conv_algorithm("direct"):
         conv = getattr(npconv, f"conv{x.ndim - 2}d")
         expected = conv(x, w, padding=padding, stride=stride, dilation=dilation)
     errors = np.abs(got - expected).max(axis=tuple(range(2, got.ndim)))
-    bounds = fft._norms(x) @ fft._norms(w).T * plan.error_scale / fft.ERROR_FACTOR
+    bounds = fft._norms(x) @ fft._norms(w).T * transform.error_scale / fft.ERROR_FACTOR
     return (errors / bounds).max()
 
 

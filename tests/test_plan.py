@@ -1,4 +1,7 @@
-"""Each call is planned once: the algorithm, im2col's backward variant, the workspace, the fft check."""
+"""Each pass is planned once: the algorithm, im2col's backward variant, the workspace, the fft
+check, and the pieces (batch chunks, bands, plane blocks) it runs in."""
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -8,10 +11,16 @@ from npconv.engine import planning
 from npconv.ops.arguments import make_window
 
 
-def window(spatial, kernel, padding=0):
+def window(spatial, kernel, padding=0, stride=1):
     ndim = len(spatial)
-    return make_window("test", spatial, kernel, (1,) * ndim, ((padding, padding),) * ndim,
+    return make_window("test", spatial, kernel, (stride,) * ndim, ((padding, padding),) * ndim,
                        (1,) * ndim)
+
+
+def shapes(channels, weight_shape, spatial, dtype=np.float32, n_batch=2, backward=False,
+           padding=1, stride=1):
+    return planning.Shapes(backward, n_batch, channels, weight_shape,
+                           window(spatial, weight_shape[2:], padding, stride), np.dtype(dtype))
 
 
 @pytest.mark.parametrize("channels,weight_shape,shape,dtype,expected", [
@@ -21,29 +30,58 @@ def window(spatial, kernel, padding=0):
     (128, (128, 1, 3, 3), (56, 56), np.float32, "depthwise"),
 ])
 def test_auto_plans(channels, weight_shape, shape, dtype, expected):
-    plan = planning.make_plan(channels, weight_shape, window(shape, weight_shape[2:], 1),
-                              np.dtype(dtype))
+    plan = planning.make_plan(shapes(channels, weight_shape, shape, dtype))
     assert plan.algorithm == expected
     assert plan.workspace == npconv.get_workspace()
     assert (plan.fft_tolerance is not None) == (npconv.get_algorithm() == "auto")
 
 
-def test_a_sample_larger_than_the_workspace_plans_direct():
+def test_a_sample_larger_than_the_workspace_plans_direct_in_bands():
     with npconv.workspace(1 << 16):
-        plan = planning.make_plan(64, (64, 64, 3, 3), window((32, 32), (3, 3), 1),
-                                  np.dtype(np.float32))
+        plan = planning.make_plan(shapes(64, (64, 64, 3, 3), (32, 32), n_batch=3))
     assert plan.algorithm == "direct" and plan.workspace == 1 << 16
+    # a sample's temporaries are (64 + 64) * 32 * 32 * 4 = 512 KiB: 8 bands of 4 rows each
+    assert len(plan.pieces) == 3 * 8
+    assert plan.pieces[0] == (slice(0, 1), (0, slice(0, 4)))
+    assert plan.pieces[-1] == (slice(2, 3), (0, slice(28, 32)))
+
+
+def test_batch_chunks_are_planned_with_the_pass():
+    layer = shapes(16, (16, 16, 3, 3), (32, 32), n_batch=64)
+    with npconv.workspace(1 << 20):
+        plan = planning.make_plan(layer, algorithm="im2col", gradient_columns=False)
+    # input columns and their phases take about 0.75 MiB per sample: one sample per chunk
+    assert plan.pieces == tuple(slice(n, n + 1) for n in range(64))
+    with npconv.workspace(1 << 30):
+        forward = planning.make_plan(layer, algorithm="im2col")
+        backward = planning.make_plan(dataclasses.replace(layer, backward=True),
+                                      algorithm="im2col", gradient_columns=True)
+    # chunks of at most 24 MiB (CHUNK_BYTES), and the backward pass plans its own buffers
+    assert forward.pieces == (slice(0, 32), slice(32, 64))
+    assert backward.pieces == (slice(0, 22), slice(22, 44), slice(44, 64))
+
+
+def test_depthwise_and_fft_plans_carry_their_pieces():
+    with npconv.workspace(1 << 22):
+        depthwise = planning.make_plan(shapes(8, (8, 1, 3, 3), (64, 64), n_batch=4))
+        transform = planning.make_plan(shapes(1, (1, 1, 15, 15), (128, 128), n_batch=16,
+                                              padding=7), algorithm="fft")
+    assert depthwise.algorithm == "depthwise"
+    covered = {(n, c) for samples, chans in depthwise.pieces
+               for n in range(4)[samples] for c in range(8)[chans]}
+    assert covered == {(n, c) for n in range(4) for c in range(8)}
+    assert transform.algorithm == "fft" and transform.fft_tolerance is None
+    assert len(transform.pieces) > 1 and transform.pieces[-1].stop == 16
 
 
 def test_forced_settings_reach_the_plan():
-    w = window((16, 16), (3, 3), 1)
+    layer = shapes(4, (4, 4, 3, 3), (16, 16))
     with npconv.conv_algorithm("fft"):
-        plan = planning.make_plan(4, (4, 4, 3, 3), w, np.dtype(np.float32))
+        plan = planning.make_plan(layer)
     assert plan.algorithm == "fft" and plan.fft_tolerance is None  # a forced fft is not checked
     for kind in ("input", "gradient"):
         with planning.im2col_columns(kind):
-            assert planning.make_plan(4, (4, 4, 3, 3), w, np.dtype(np.float32)).gradient_columns \
-                == (kind == "gradient")
+            assert planning.make_plan(layer).gradient_columns == (kind == "gradient")
     with pytest.raises(ValueError, match="`kind` must be 'input' or 'gradient'"):
         with planning.im2col_columns("both"):
             pass
@@ -59,9 +97,14 @@ def test_a_given_plan_is_followed():
     expected_grads = npconv.conv2d_backward(gy, x, w, padding=1)
     for algorithm in ("im2col", "direct", "fft"):
         for columns in (False, True):
-            plan = planning.Plan(algorithm, columns, 1 << 30, 2, None)
-            np.testing.assert_allclose(planning.forward(x, w, geometry, 1, plan=plan), expected,
-                                       rtol=1e-10, atol=1e-10)
-            grads = planning.backward(gy, geometry, 1, w.shape, weight=w, x=x, plan=plan)
-            for got, want in zip(grads, expected_grads[:2]):
-                np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+            for backward in (False, True):
+                plan = planning.make_plan(planning.Shapes(backward, 2, 3, w.shape, geometry,
+                                                          x.dtype), algorithm, columns)
+                assert plan.algorithm == algorithm and plan.gradient_columns == columns
+                if not backward:
+                    np.testing.assert_allclose(planning.forward(x, w, geometry, 1, plan=plan),
+                                               expected, rtol=1e-10, atol=1e-10)
+                    continue
+                grads = planning.backward(gy, geometry, 1, w.shape, weight=w, x=x, plan=plan)
+                for got, want in zip(grads, expected_grads[:2]):
+                    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

@@ -8,18 +8,19 @@ flat phases (:mod:`npconv.window.phases`)::
 
     y[n, c*m + u] = sum_j  weight[c*m + u, 0, j] * x[n, c, window cells at offset j]
 
-The planes are processed in blocks of about :data:`~npconv.window.blocks.BLOCK_BYTES`
-(which keeps a block's phases and accumulators in cache across the kernel
-offsets) on the thread pool.  The backward pass is the same loop: the input
-gradient multiply-adds the output gradient into the phases of the input,
-and the weight gradient is one dot product per plane and offset.
+The planes are processed in the plan's blocks of about
+:data:`~npconv.window.blocks.BLOCK_BYTES` (which keeps a block's phases and
+accumulators in cache across the kernel offsets) on the thread pool. The
+backward pass is the same loop: the input gradient multiply-adds the output
+gradient into the phases of the input, and the weight gradient is one dot
+product per plane and offset.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..window.blocks import plane_blocks, run_blocks
+from ..window.blocks import run_blocks
 from ..window.phases import flat_phases
 
 
@@ -28,19 +29,16 @@ def _tap_weights(weight, channels, flat):
     return weight.reshape(channels, weight.shape[0] // channels, -1)[:, :, flat.slots]
 
 
-def _plane_bytes(flat, multiplier, itemsize):
-    """Temporaries per plane: its phases, and ``multiplier + 2`` output-sized accumulators."""
-    return (len(flat.residues) * flat.volume + (multiplier + 2) * flat.positions) * itemsize
+def plane_bytes(window, out_channels, channels, itemsize):
+    """Temporaries per plane: its phases, and ``K/C + 2`` output-sized accumulators."""
+    flat = flat_phases(window)
+    return (len(flat.residues) * flat.volume
+            + (out_channels // channels + 2) * flat.positions) * itemsize
 
 
 def fits(window, out_channels, channels, dtype, budget, threads):
     """Whether ``threads`` blocks of one plane each fit in ``budget`` bytes."""
-    plane = _plane_bytes(flat_phases(window), out_channels // channels, np.dtype(dtype).itemsize)
-    return plane * threads <= budget
-
-
-def _blocks(flat, batch, channels, multiplier, itemsize, resources):
-    return plane_blocks(batch, channels, _plane_bytes(flat, multiplier, itemsize), resources)
+    return plane_bytes(window, out_channels, channels, np.dtype(dtype).itemsize) * threads <= budget
 
 
 def _packed(flat, x):
@@ -49,7 +47,7 @@ def _packed(flat, x):
     return phases
 
 
-def forward(x, weight, window, resources):
+def forward(x, weight, window, plan):
     """``y`` (N, C*m, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (C*m, 1, *kernel)."""
     flat = flat_phases(window)
     n_batch, channels = x.shape[:2]
@@ -73,12 +71,11 @@ def forward(x, weight, window, resources):
                     total += term
             y_planes[samples, chans, u] = flat.crop(total)
 
-    run_blocks(kernel, _blocks(flat, n_batch, channels, multiplier, x.dtype.itemsize, resources),
-               resources.threads)
+    run_blocks(kernel, plan.pieces, plan.threads)
     return y
 
 
-def backward(grad_output, window, weight, x, grad_input, grad_weight, resources):
+def backward(grad_output, window, weight, x, grad_input, grad_weight, plan):
     """Accumulate the input gradient into ``grad_input`` and/or the weight gradient.
 
     ``weight`` is needed for ``grad_input``, ``x`` for ``grad_weight``; pass
@@ -122,8 +119,7 @@ def backward(grad_output, window, weight, x, grad_input, grad_weight, resources)
             flat.unpack(phases, grad_input[samples, chans])
         return chans, partial
 
-    blocks = _blocks(flat, n_batch, channels, multiplier, grad_output.dtype.itemsize, resources)
-    results = run_blocks(kernel, blocks, resources.threads)
+    results = run_blocks(kernel, plan.pieces, plan.threads)
     if grad_weight is not None:
         gw_taps = grad_weight.reshape(channels, multiplier, -1)
         for chans, partial in results:

@@ -6,37 +6,27 @@ offset's weights multiply exactly those cells, per group, and the result is
 added into the output (forward) or the input gradient (backward), and the
 products of output gradient and input cells into the weight gradient.
 
-Batch chunks keep the temporaries inside the workspace; a sample that does
-not fit alone is cut into bands of output rows
-(:meth:`~npconv.window.geometry.Window.band`).  With ``padded``, the padding
-cells are real zeros that are multiplied (torch's arithmetic for infinities
-and NaNs, :mod:`npconv.engine.planning`).
+The plan's pieces (batch chunks, or bands of output rows of one sample
+where a sample does not fit the workspace alone,
+:meth:`~npconv.window.geometry.Window.band`) keep the temporaries inside the
+workspace.  A ``padded`` plan multiplies the padding cells as real zeros
+(torch's arithmetic for infinities and NaNs, :mod:`npconv.engine.planning`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..window.blocks import batch_chunks
 from .im2col import inner_products
 
 _ALL2 = (slice(None), slice(None))
 
-def _pieces(window, n_batch, per_sample, workspace):
-    """``(batch slice, band)`` pieces of a direct pass whose temporaries fit the workspace.
-
-    ``per_sample`` is the bytes of one whole sample's temporaries.  Samples go
-    together while they fit; a sample that does not fit alone is cut into
-    bands of output rows along its longest output dimension (``band`` is
-    ``(dim, rows)``, or None for whole samples).
-    """
-    if per_sample <= workspace:
-        return [(chunk, None) for chunk in batch_chunks(n_batch, per_sample, workspace)]
-    dim = max(range(window.ndim), key=lambda d: window.out_shape[d])
-    rows = window.out_shape[dim]
-    per_band = max(1, rows * workspace // per_sample)
-    return [(slice(n, n + 1), (dim, slice(r, min(rows, r + per_band))))
-            for n in range(n_batch) for r in range(0, rows, per_band)]
+def sample_bytes(window, channels, out_channels, itemsize, backward, padded):
+    """Bytes of one sample's temporaries in a forward or ``backward`` pass of a (``padded``) plan."""
+    cells = ((2 * channels if backward else channels) + out_channels) * window.out_volume
+    if padded:
+        cells += channels * window.zero_padded().in_volume
+    return cells * itemsize
 
 
 def _piece(window, band, inputs, outputs):
@@ -79,17 +69,12 @@ def _apply(matrix, block, groups):
     return result.reshape((n, g * m) + spatial)
 
 
-def forward(x, weight, window, groups, workspace, padded=False):
-    """``y`` by one small product per kernel offset; ``padded`` multiplies padding cells too (as torch)."""
-    n_batch, channels = x.shape[:2]
-    out_channels = weight.shape[0]
-    y = np.zeros((n_batch, out_channels) + window.out_shape, x.dtype)
-    per_sample = (channels + out_channels) * window.out_volume * x.dtype.itemsize
-    if padded:
-        per_sample += channels * window.zero_padded().in_volume * x.dtype.itemsize
-    for chunk, band in _pieces(window, n_batch, per_sample, workspace):
+def forward(x, weight, window, groups, plan):
+    """``y`` by one small product per kernel offset, over ``plan.pieces``."""
+    y = np.zeros((x.shape[0], weight.shape[0]) + window.out_shape, x.dtype)
+    for chunk, band in plan.pieces:
         piece, (x_piece,), (y_piece,) = _piece(window, band, [x[chunk]], [y[chunk]])
-        if padded:
+        if plan.padded:
             x_piece, piece = pad_zeros(x_piece, piece), piece.zero_padded()
         for offset, in_sl, out_sl in piece.offsets:
             w_j = _offset_matrix(weight, offset, groups)
@@ -97,24 +82,18 @@ def forward(x, weight, window, groups, workspace, padded=False):
     return y
 
 
-def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight,
-             workspace, padded=False):
-    """Add both gradients by one small product per kernel offset.
+def backward(grad_output, weight, window, groups, x, grad_input, grad_weight, plan):
+    """Add both gradients by one small product per kernel offset, over ``plan.pieces``.
 
-    ``padded`` (for the weight gradient only) multiplies padding cells of
-    ``x`` too, as torch.
+    A ``padded`` plan (for the weight gradient only) multiplies padding
+    cells of ``x`` too, as torch.
     """
-    n_batch, out_channels = grad_output.shape[:2]
-    itemsize = grad_output.dtype.itemsize
-    per_sample = (2 * channels + out_channels) * window.out_volume * itemsize
-    if padded:
-        per_sample += channels * window.zero_padded().in_volume * itemsize
-    for chunk, band in _pieces(window, n_batch, per_sample, workspace):
+    for chunk, band in plan.pieces:
         piece, (x_piece, gi_piece), (gy_piece,) = _piece(
             window, band, [None if x is None else x[chunk],
                            None if grad_input is None else grad_input[chunk]],
             [grad_output[chunk]])
-        if padded:
+        if plan.padded:
             x_piece, piece = pad_zeros(x_piece, piece), piece.zero_padded()
         for offset, in_sl, out_sl in piece.offsets:
             _backward_offset(gy_piece, weight, groups, offset, in_sl, out_sl, x_piece, gi_piece,

@@ -29,7 +29,7 @@ relative to its own window but to the whole plane: at most ``E = C * eps64 *
 log2(prod(L)) * sum ||a|| * ||b||`` (the 2-norms of the two planes of each
 product that is summed; :data:`ERROR_FACTOR` is ``C``).  A window algorithm's
 error is relative to each output's own window.  So :func:`forward` and
-:func:`backward` take a ``tolerance``: with one, every cell at least ``E /
+:func:`backward` take a plan's ``fft_tolerance``: with one, every cell at least ``E /
 tolerance`` in magnitude has an error below ``tolerance`` relative to itself;
 the few smaller cells (border cells of an input gradient, near-cancellations)
 are computed again from their own products (:mod:`npconv.engine.cells`), and where
@@ -47,7 +47,6 @@ import math
 
 import numpy as np
 
-from ..window.blocks import batch_chunks
 from . import cells
 
 #: ``C`` in the error bound ``C * eps64 * log2(prod(L)) * sum ||a|| ||b||`` of a
@@ -78,7 +77,7 @@ def good_size(n):
     return best
 
 
-class _Plan:
+class _Transform:
     """FFT lengths, axes and sample positions of one window."""
 
     def __init__(self, window):
@@ -150,8 +149,8 @@ class _Plan:
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(window):
-    return _Plan(window)
+def _transform(window):
+    return _Transform(window)
 
 
 def cost(window, channels, weight_shape):
@@ -163,17 +162,17 @@ def cost(window, channels, weight_shape):
     filters; ``npconv bench --algorithms`` shows whether ``auto`` still takes
     the fastest algorithm on a machine.
     """
-    plan = _plan(window)
-    cells = math.prod(plan.lengths)
+    transform = _transform(window)
+    cells = math.prod(transform.lengths)
     transforms = 0.9 * (channels + weight_shape[0]) * cells * math.log2(max(2, cells))
-    return transforms + 0.08 * weight_shape[0] * weight_shape[1] * plan.frequencies
+    return transforms + 0.08 * weight_shape[0] * weight_shape[1] * transform.frequencies
 
 
 def fits(window, channels, weight_shape, budget):
     """Whether the kernel spectrum and one sample's temporaries fit in ``budget`` bytes."""
-    plan = _plan(window)
-    return (plan.weight_bytes(weight_shape)
-            + plan.bytes_per_sample(channels, weight_shape[0])) <= budget
+    transform = _transform(window)
+    return (transform.weight_bytes(weight_shape)
+            + transform.bytes_per_sample(channels, weight_shape[0])) <= budget
 
 
 def _relaid(spectrum):
@@ -196,10 +195,11 @@ def _contract(a, b):
     return product.transpose(2, 0, 3, 1).reshape(n, -1, a.shape[-1])
 
 
-def _chunks(plan, n_batch, channels, weight_shape, budget):
-    spare = budget - plan.weight_bytes(weight_shape)
-    per_sample = plan.bytes_per_sample(channels, weight_shape[0])
-    return batch_chunks(n_batch, per_sample, budget, max(1, spare))
+def chunk_bytes(window, channels, weight_shape, budget):
+    """``(bytes per sample, bytes per chunk)``: chunks share what the kernel's temporaries leave."""
+    transform = _transform(window)
+    return (transform.bytes_per_sample(channels, weight_shape[0]),
+            max(1, budget - transform.weight_bytes(weight_shape)))
 
 
 def _grouped(array, groups):
@@ -242,25 +242,25 @@ MOST_SMALL_CELLS = 4096
 MOST_SMALL_WEIGHT_CELLS = 16
 
 
-def forward(x, weight, window, groups, budget, tolerance=None):
+def forward(x, weight, window, groups, plan):
     """``y`` (N, K, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (K, C/G, *kernel).
 
-    With a ``tolerance``, returns None where the transform's error bound is
-    not below ``tolerance`` relative to every output (see the module notes).
+    With ``plan.fft_tolerance``, returns None where the transform's error
+    bound is not below that relative to every output (see the module notes).
     """
-    plan = _plan(window)
+    transform, tolerance = _transform(window), plan.fft_tolerance
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
-    w_hat = np.conj(plan.weight_spectrum(weight))
+    w_hat = np.conj(transform.weight_spectrum(weight))
     w_hat = _relaid(w_hat.reshape((groups, out_channels // groups) + w_hat.shape[1:]))
     w_norms = _norms(weight).reshape(groups, -1, weight.shape[1])
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    for chunk in _chunks(plan, n_batch, channels, weight.shape, budget):
-        y_hat = _contract(_grouped(plan.spectrum(x[chunk]), groups), w_hat)
-        y64 = plan.signal(y_hat)[(slice(None), slice(None)) + plan.positions]
+    for chunk in plan.pieces:
+        y_hat = _contract(_grouped(transform.spectrum(x[chunk]), groups), w_hat)
+        y64 = transform.signal(y_hat)[(slice(None), slice(None)) + transform.positions]
         if tolerance is not None:
             bound = np.einsum("ngc,gkc->ngk", _grouped(_norms(x[chunk]), groups), w_norms)
-            if not _certify(y64, plan.error_scale * bound.reshape(y64.shape[:2]), tolerance,
+            if not _certify(y64, transform.error_scale * bound.reshape(y64.shape[:2]), tolerance,
                             functools.partial(cells.forward, x[chunk], weight, window,
                                               groups), MOST_SMALL_CELLS):
                 return None
@@ -268,53 +268,54 @@ def forward(x, weight, window, groups, budget, tolerance=None):
     return y
 
 
-def backward(grad_output, weight, window, groups, channels, x, budget, tolerance=None):
+def backward(grad_output, weight, window, groups, channels, x, plan):
     """``(grad_input, grad_weight)`` of :func:`forward`; each None where ``weight`` / ``x`` is None.
 
-    With a ``tolerance``, returns None where the transform's error bound is
-    not below ``tolerance`` relative to every cell of the gradients.
+    With ``plan.fft_tolerance``, returns None where the transform's error
+    bound is not below that relative to every cell of the gradients.
     """
-    plan = _plan(window)
+    transform, tolerance = _transform(window), plan.fft_tolerance
     n_batch, out_channels = grad_output.shape[:2]
     dtype = grad_output.dtype
     group_in = channels // groups
     grad_input = w_hat_t = w_norms = None
     if weight is not None:  # the kernel spectrum with its channel axes swapped
         grad_input = np.empty((n_batch, channels) + window.in_shape, dtype)
-        w_hat = plan.weight_spectrum(weight).reshape(groups, -1, group_in, plan.frequencies)
+        w_hat = transform.weight_spectrum(weight).reshape(groups, -1, group_in,
+                                                          transform.frequencies)
         w_hat_t = _relaid(w_hat.transpose(0, 2, 1, 3))
         del w_hat
         w_norms = _norms(weight).reshape(groups, -1, group_in)
     gw_hat = gw_bound = None
     if x is not None:  # (G, F, K/G, C/G)
-        gw_hat = np.zeros((groups, plan.frequencies, out_channels // groups, group_in),
+        gw_hat = np.zeros((groups, transform.frequencies, out_channels // groups, group_in),
                           np.complex128)
         gw_bound = np.zeros((groups, out_channels // groups, group_in))
     crop = (slice(None), slice(None)) + tuple(slice(0, size) for size in window.in_shape)
-    for chunk in _chunks(plan, n_batch, channels, (out_channels, group_in), budget):
+    for chunk in plan.pieces:
         gy = grad_output[chunk]
-        u_hat = _grouped(plan.spectrum(plan.upsampled(gy)), groups)
+        u_hat = _grouped(transform.spectrum(transform.upsampled(gy)), groups)
         gy_norms = _grouped(_norms(gy), groups)                             # (n, G, K/G)
         if grad_input is not None:
-            gx64 = plan.signal(_contract(u_hat, w_hat_t))[crop]
+            gx64 = transform.signal(_contract(u_hat, w_hat_t))[crop]
             if tolerance is not None:
                 bound = np.einsum("ngk,gkc->ngc", gy_norms, w_norms).reshape(gx64.shape[:2])
-                if not _certify(gx64, plan.error_scale * bound, tolerance,
+                if not _certify(gx64, transform.error_scale * bound, tolerance,
                                 functools.partial(cells.input_gradient, gy, weight, window,
                                                   groups), MOST_SMALL_CELLS):
                     return None
             grad_input[chunk] = gx64
         if gw_hat is not None:
-            x_hat = _grouped(plan.spectrum(x[chunk]), groups)
+            x_hat = _grouped(transform.spectrum(x[chunk]), groups)
             # the sum over the batch: (G, F, K/G, n) @ (G, F, n, C/G)
             gw_hat += np.matmul(np.conj(u_hat).transpose(1, 3, 2, 0), x_hat.transpose(1, 3, 0, 2))
             gw_bound += np.einsum("ngk,ngc->gkc", gy_norms, _grouped(_norms(x[chunk]), groups))
     grad_weight = None
     if gw_hat is not None:
         gw_hat = gw_hat.transpose(0, 2, 3, 1).reshape(out_channels, group_in, -1)
-        gw64 = plan.signal(gw_hat)[(slice(None), slice(None)) + plan.taps]
+        gw64 = transform.signal(gw_hat)[(slice(None), slice(None)) + transform.taps]
         if tolerance is not None and not _certify(
-                gw64, plan.error_scale * gw_bound.reshape(out_channels, group_in), tolerance,
+                gw64, transform.error_scale * gw_bound.reshape(out_channels, group_in), tolerance,
                 functools.partial(cells.weight_gradient, grad_output, x, window, groups),
                 MOST_SMALL_WEIGHT_CELLS):
             return None

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from ..window.blocks import batch_chunks, channel_blocks, run_blocks
+from ..window.blocks import channel_blocks, run_blocks
 from ..window.phases import flat_phases
 from ..window.scratch import scratch
 
@@ -46,12 +46,10 @@ from ..window.scratch import scratch
 CHUNK_BYTES = 24 << 20
 
 
-def _chunked(buffer_class, flat, n_batch, channels, out_channels, dtype, resources):
-    """Batch chunks of about :data:`CHUNK_BYTES`, and ``buffer_class``'s buffers for the largest."""
-    per_sample = buffer_class.bytes_per_sample(flat, channels, out_channels, dtype)
-    chunks = batch_chunks(n_batch, per_sample, resources.workspace, CHUNK_BYTES)
-    largest = max((chunk.stop - chunk.start for chunk in chunks), default=0)
-    return chunks, buffer_class(flat, largest, dtype, channels, out_channels, resources)
+def _buffers(buffer_class, flat, plan, channels, out_channels, dtype):
+    """``buffer_class``'s buffers for the largest of the plan's batch chunks."""
+    largest = max((chunk.stop - chunk.start for chunk in plan.pieces), default=0)
+    return buffer_class(flat, largest, dtype, channels, out_channels, plan.resources)
 
 
 def _pointwise(array, groups):
@@ -205,7 +203,26 @@ def sample_bytes(window, channels, out_channels, dtype):
     return input_bytes
 
 
-def forward(x, weight, window, groups, resources):
+def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_columns):
+    """``(bytes per sample, bytes per chunk)`` of a forward or ``backward`` pass.
+
+    A pass with columns aims at chunks of :data:`CHUNK_BYTES`.  The 1x1 path
+    (no columns) takes as much of the workspace as it needs: a copy of each
+    operand it reshapes into matrices (the reshape copies an operand that is
+    not C-contiguous) and the weight gradient's per-sample products.
+    """
+    flat = flat_phases(window)
+    itemsize = np.dtype(dtype).itemsize
+    if flat.identity:
+        if not backward:
+            return channels * window.in_volume * itemsize, None
+        return ((channels + out_channels) * window.in_volume
+                + out_channels * channels) * itemsize, None
+    buffers = _GradientColumns if backward and gradient_columns else _InputColumns
+    return buffers.bytes_per_sample(flat, channels, out_channels, dtype), CHUNK_BYTES
+
+
+def forward(x, weight, window, groups, plan):
     """``y`` (N, K, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (K, C/G, *kernel)."""
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
@@ -213,13 +230,12 @@ def forward(x, weight, window, groups, resources):
     flat = flat_phases(window)
     if flat.identity:  # 1x1, unit stride, no padding: the input is its own column matrix
         y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-        for chunk in _pointwise_chunks(n_batch, 0, [x], resources):
+        for chunk in plan.pieces:
             np.matmul(w_mat, _pointwise(x[chunk], groups), out=_pointwise(y[chunk], groups))
         return y
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    chunks, buffers = _chunked(_InputColumns, flat, n_batch, channels, out_channels, x.dtype,
-                               resources)
-    for chunk in chunks:
+    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, x.dtype)
+    for chunk in plan.pieces:
         n = chunk.stop - chunk.start
         cols = buffers.columns(n)
         buffers.gather(x[chunk], cols)
@@ -229,21 +245,20 @@ def forward(x, weight, window, groups, resources):
     return y
 
 
-def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight,
-             gradient_columns, resources):
+def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight, plan):
     """Add the gradients into ``grad_input`` (needs ``weight``) and/or ``grad_weight`` (needs ``x``).
 
-    ``gradient_columns`` picks the backward pass (:func:`gradient_columns_preferred`).
+    ``plan.gradient_columns`` picks the backward pass (:func:`gradient_columns_preferred`).
     """
     flat = flat_phases(window)
     if flat.identity:
-        _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight, resources)
-    elif gradient_columns:
+        _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight, plan)
+    elif plan.gradient_columns:
         _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                                   grad_weight, resources)
+                                   grad_weight, plan)
     else:
         _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                                grad_weight, resources)
+                                grad_weight, plan)
 
 
 def gradient_columns_preferred(flat, channels, out_channels):
@@ -257,15 +272,14 @@ def gradient_columns_preferred(flat, channels, out_channels):
 
 
 def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                            grad_weight, resources):
-    n_batch, out_channels = grad_output.shape[:2]
-    chunks, buffers = _chunked(_InputColumns, flat, n_batch, channels, out_channels,
-                               grad_output.dtype, resources)
+                            grad_weight, plan):
+    out_channels = grad_output.shape[1]
+    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, grad_output.dtype)
     if weight is not None:
         w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     if grad_weight is not None:
         gw_mat = grad_weight.reshape(groups, out_channels // groups, -1)
-    for chunk in chunks:
+    for chunk in plan.pieces:
         n = chunk.stop - chunk.start
         gy_mat = buffers.matrix(n, groups)
         _spread_gradient(flat, grad_output[chunk], gy_mat.reshape(out_channels, n, -1))
@@ -279,19 +293,9 @@ def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad
             buffers.scatter(cols, grad_input[chunk])
 
 
-def _pointwise_chunks(n_batch, product_bytes, arrays, resources):
-    """Batch chunks of the 1x1 path: a chunk's copies of the ``arrays`` that are not C-contiguous
-    (their reshape into matrices copies) and ``product_bytes`` per sample fit the workspace."""
-    copies = sum(a[0].nbytes for a in arrays if a is not None and not a.flags.c_contiguous)
-    return batch_chunks(n_batch, copies + product_bytes, resources.workspace)
-
-
-def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight, resources):
+def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight, plan):
     """1x1, unit stride, no padding: both gradients are batched matrix products."""
-    n_batch, out_channels = grad_output.shape[:2]
-    channels = (x if x is not None else grad_input).shape[1]
-    product_bytes = 0 if grad_weight is None else out_channels * channels * grad_output.itemsize
-    for chunk in _pointwise_chunks(n_batch, product_bytes, [grad_output, x], resources):
+    for chunk in plan.pieces:
         gy = _pointwise(grad_output[chunk], groups)
         if grad_input is not None:
             w_mat = weight.reshape(groups, gy.shape[2], -1)
@@ -394,15 +398,14 @@ def _phase_taps(flat):
 
 
 def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                               grad_weight, resources):
-    n_batch, out_channels = grad_output.shape[:2]
-    chunks, buffers = _chunked(_GradientColumns, flat, n_batch, channels, out_channels,
-                               grad_output.dtype, resources)
+                               grad_weight, plan):
+    out_channels = grad_output.shape[1]
+    buffers = _buffers(_GradientColumns, flat, plan, channels, out_channels, grad_output.dtype)
     group_out, group_in = out_channels // groups, channels // groups
     w_taps = None if weight is None else weight.reshape(groups, group_out, group_in, -1)
     gw_taps = None if grad_weight is None else grad_weight.reshape(groups, group_out, group_in, -1)
     phase_taps = _phase_taps(flat)
-    for chunk in chunks:
+    for chunk in plan.pieces:
         n = chunk.stop - chunk.start
         rows = _spread_gradient(flat, grad_output[chunk], buffers.rows_of(n))
         if grad_weight is not None:

@@ -33,12 +33,13 @@ reads one contiguous range), except the per-offset products of ``direct``:
 ``fft`` (:mod:`npconv.engine.fft`)
     products of spectra (``numpy.fft``), for large kernels on few channels.
 
-Each call is planned once (:func:`make_plan`, a :class:`Plan`): the
+Each pass is planned once (:func:`make_plan`, a :class:`Plan`): the
 algorithm (``auto`` picks by shape, dtype and workspace, :func:`_choose`),
-im2col's backward variant, the workspace in force and the transform's
-accuracy check.  Batch chunks keep the temporaries inside the workspace
-(:func:`npconv.get_workspace`), and im2col's near
-:data:`npconv.engine.im2col.CHUNK_BYTES`.
+im2col's backward variant, the workspace and threads in force, the
+transform's accuracy check, and the pieces the pass runs in: batch chunks
+whose temporaries fit the workspace (:func:`npconv.get_workspace`; im2col's
+near :data:`npconv.engine.im2col.CHUNK_BYTES`), from each algorithm's byte
+model (:func:`_pieces`).
 """
 
 from __future__ import annotations
@@ -49,13 +50,25 @@ import dataclasses
 import numpy as np
 
 from .. import config
-from ..window.blocks import quiet
+from ..window.blocks import batch_bands, batch_chunks, plane_blocks, quiet
 from ..window.phases import flat_phases
 from . import depthwise, direct, fft, im2col
 
 @dataclasses.dataclass(frozen=True)
+class Shapes:
+    """What a pass computes: its direction and the shapes and dtype of its operands."""
+
+    backward: bool
+    n_batch: int
+    in_channels: int
+    weight_shape: tuple
+    window: object
+    dtype: np.dtype
+
+
+@dataclasses.dataclass(frozen=True)
 class Plan:
-    """What one call decides before it computes, from the settings in force when it starts.
+    """What one pass decides before it computes, from the settings in force when it starts.
 
     Attributes
     ----------
@@ -72,6 +85,17 @@ class Plan:
     fft_tolerance : float or None
         The error the transform may make relative to each cell (``auto``), or
         None (a forced ``fft``: no check).
+    shapes : Shapes
+        The pass planned.
+    padded : bool
+        ``direct`` only: padding cells are real zeros that are multiplied
+        (torch's arithmetic for infinities and NaNs).
+    pieces : tuple
+        The units the pass runs in, each inside the workspace: batch slices
+        (``im2col``, ``fft``); ``(batch slice, band)`` pairs, ``band`` None or
+        ``(dim, rows)`` of one sample that does not fit alone (``direct``);
+        ``(samples, channels)`` blocks of planes on the thread pool
+        (``depthwise``).
     """
 
     algorithm: str
@@ -79,11 +103,43 @@ class Plan:
     workspace: int
     threads: int
     fft_tolerance: float | None
+    shapes: Shapes
+    padded: bool = False
+    pieces: tuple = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "pieces", _pieces(self))
 
     @property
     def resources(self):
         """The workspace and threads, as the algorithms take them."""
         return config.Resources(self.workspace, self.threads)
+
+    def switched(self, algorithm, padded=False):
+        """This plan with another algorithm (an fft that gave up, torch's exact arithmetic)."""
+        return dataclasses.replace(self, algorithm=algorithm, padded=padded)
+
+
+def _pieces(plan):
+    """The pieces of ``plan`` (see :class:`Plan`), from its algorithm's byte model."""
+    shapes, workspace = plan.shapes, plan.workspace
+    window, channels, n_batch = shapes.window, shapes.in_channels, shapes.n_batch
+    out_channels = shapes.weight_shape[0]
+    if plan.algorithm == "im2col":
+        per_sample, target = im2col.chunk_bytes(window, channels, out_channels, shapes.dtype,
+                                                shapes.backward, plan.gradient_columns)
+        return tuple(batch_chunks(n_batch, per_sample, workspace, target))
+    if plan.algorithm == "fft":
+        per_sample, target = fft.chunk_bytes(window, channels, shapes.weight_shape, workspace)
+        return tuple(batch_chunks(n_batch, per_sample, workspace, target))
+    itemsize = np.dtype(shapes.dtype).itemsize
+    if plan.algorithm == "depthwise":
+        return tuple(plane_blocks(n_batch, channels,
+                                  depthwise.plane_bytes(window, out_channels, channels, itemsize),
+                                  plan.resources))
+    per_sample = direct.sample_bytes(window, channels, out_channels, itemsize, shapes.backward,
+                                     plan.padded)
+    return tuple(batch_bands(window.out_shape, n_batch, per_sample, workspace))
 
 
 _columns = contextvars.ContextVar("npconv_im2col_columns", default=None)
@@ -99,23 +155,31 @@ def im2col_columns(kind):
     return config.scoped(_columns, kind)
 
 
-def make_plan(in_channels, weight_shape, window, dtype):
-    """The :class:`Plan` of a convolution with these shapes, under the settings in force.
+def make_plan(shapes, algorithm=None, gradient_columns=None):
+    """The :class:`Plan` of a pass with these :class:`Shapes`, under the settings in force.
 
     The only place the engine reads the settings (:mod:`npconv.config`).
+    ``algorithm`` and ``gradient_columns`` override the settings (for tests
+    and measurements); a forced algorithm that does not fit the workspace
+    still gives way, as under :func:`npconv.conv_algorithm`.
     """
-    requested, budget, threads = config.get_algorithm(), config.get_workspace(), config.get_threads()
+    requested = algorithm or config.get_algorithm()
+    budget, threads = config.get_workspace(), config.get_threads()
+    in_channels, weight_shape, window = shapes.in_channels, shapes.weight_shape, shapes.window
     flat = flat_phases(window)
-    forced = _columns.get()
-    if forced is None:
-        gradient_columns = im2col.gradient_columns_preferred(flat, in_channels, weight_shape[0])
-    else:
-        gradient_columns = forced == "gradient" and bool(flat.taps)
+    if gradient_columns is None:
+        forced = _columns.get()
+        if forced is None:
+            gradient_columns = im2col.gradient_columns_preferred(flat, in_channels,
+                                                                 weight_shape[0])
+        else:
+            gradient_columns = forced == "gradient"
+    gradient_columns = gradient_columns and bool(flat.taps)
     # auto lets the transform err by half a float32 unit roundoff relative to each cell (it
     # gives float64 data to the window algorithms); a forced fft is not checked
     tolerance = 2.0 ** -25 if requested == "auto" else None
-    return Plan(_choose(requested, in_channels, weight_shape, window, dtype, budget, threads),
-                gradient_columns, budget, threads, tolerance)
+    chosen = _choose(requested, in_channels, weight_shape, window, shapes.dtype, budget, threads)
+    return Plan(chosen, gradient_columns, budget, threads, tolerance, shapes)
 
 
 @quiet
@@ -127,21 +191,20 @@ def forward(x, weight, window, groups, plan=None):
     weight (an infinite tap over padding) and a transform (which spreads a
     non-finite input over its plane) take the exact path.
     """
-    plan = plan or make_plan(x.shape[1], weight.shape, window, x.dtype)
+    plan = plan or make_plan(Shapes(False, x.shape[0], x.shape[1], weight.shape, window,
+                                    x.dtype))
     if not all_finite(weight):
         return _exact_forward(x, weight, window, groups, plan)
-    algorithm = plan.algorithm
-    if algorithm == "fft":
-        y = fft.forward(x, weight, window, groups, plan.workspace, plan.fft_tolerance)
+    if plan.algorithm == "fft":
+        y = fft.forward(x, weight, window, groups, plan)
         if y is not None:
             return y if all_finite(y) else _exact_forward(x, weight, window, groups, plan)
-        algorithm = _window_algorithm(x.shape[1], weight.shape, window, x.dtype, plan.workspace,
-                                      plan.threads)
-    if algorithm == "im2col":
-        return im2col.forward(x, weight, window, groups, plan.resources)
-    if algorithm == "depthwise":
-        return depthwise.forward(x, weight, window, plan.resources)
-    return direct.forward(x, weight, window, groups, plan.workspace)
+        plan = _given_up(plan)
+    if plan.algorithm == "im2col":
+        return im2col.forward(x, weight, window, groups, plan)
+    if plan.algorithm == "depthwise":
+        return depthwise.forward(x, weight, window, plan)
+    return direct.forward(x, weight, window, groups, plan)
 
 
 @quiet
@@ -156,6 +219,8 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
         Pass it to get the input gradient.
     x : ndarray or None
         The forward input; pass it to get the weight gradient.
+    plan : Plan or None
+        A plan of this backward pass; by default :func:`make_plan` makes one.
 
     Returns
     -------
@@ -177,7 +242,7 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
     n_batch = grad_output.shape[0]
     dtype = grad_output.dtype
     in_channels = weight_shape[1] * groups
-    plan = plan or make_plan(in_channels, weight_shape, window, dtype)
+    plan = plan or make_plan(Shapes(True, n_batch, in_channels, weight_shape, window, dtype))
     if weight is not None and not all_finite(weight):
         return _exact_backward(grad_output, window, groups, weight_shape, weight, x, plan)
     if x is not None and not all_finite(grad_output):
@@ -188,39 +253,42 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
         return grad_input, _exact_backward(grad_output, window, groups, weight_shape, None, x,
                                            plan)[1]
     grad_input = grad_weight = None
-    algorithm = plan.algorithm
-    if algorithm == "fft":
-        gradients = fft.backward(grad_output, weight, window, groups, in_channels, x,
-                                 plan.workspace, plan.fft_tolerance)
+    if plan.algorithm == "fft":
+        gradients = fft.backward(grad_output, weight, window, groups, in_channels, x, plan)
         if gradients is not None:
             grad_input, grad_weight = gradients
             if grad_input is not None and not all_finite(grad_input):
                 grad_input = _exact_backward(grad_output, window, groups, weight_shape, weight,
                                              None, plan)[0]
         else:
-            algorithm = _window_algorithm(in_channels, weight_shape, window, dtype,
-                                          plan.workspace, plan.threads)
-    if algorithm in ("im2col", "depthwise"):
+            plan = _given_up(plan)
+    if plan.algorithm in ("im2col", "depthwise"):
         # The flat-phase algorithms write every cell of the input gradient.
         # (Zeroing a fresh array costs as much as a pass over it.)
         grad_weight = None if x is None else np.zeros(weight_shape, dtype)
         if weight is not None:
             grad_input = np.empty((n_batch, in_channels) + window.in_shape, dtype)
-        if algorithm == "im2col":
+        if plan.algorithm == "im2col":
             im2col.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
-                            grad_weight, plan.gradient_columns, plan.resources)
+                            grad_weight, plan)
         else:
-            depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight,
-                               plan.resources)
-    elif algorithm == "direct":
+            depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight, plan)
+    elif plan.algorithm == "direct":
         grad_weight = None if x is None else np.zeros(weight_shape, dtype)
         if weight is not None:
             grad_input = np.zeros((n_batch, in_channels) + window.in_shape, dtype)
-        direct.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
-                        grad_weight, plan.workspace)
+        direct.backward(grad_output, weight, window, groups, x, grad_input, grad_weight, plan)
     if grad_weight is not None and not all_finite(grad_weight):
         grad_weight = _exact_backward(grad_output, window, groups, weight_shape, None, x, plan)[1]
     return grad_input, grad_weight
+
+
+def _given_up(plan):
+    """The plan of the window algorithm that takes over from a transform that gave up."""
+    shapes = plan.shapes
+    return plan.switched(_window_algorithm(shapes.in_channels, shapes.weight_shape,
+                                           shapes.window, shapes.dtype, plan.workspace,
+                                           plan.threads))
 
 
 def all_finite(array):
@@ -258,7 +326,7 @@ def _exact_forward(x, weight, window, groups, plan):
     cell (an infinite weight tap over padding gives NaN), while the cells no
     window reads are not: ``direct`` over zero-padded copies of its pieces.
     """
-    return direct.forward(x, weight, window, groups, plan.workspace, padded=True)
+    return direct.forward(x, weight, window, groups, plan.switched("direct", padded=True))
 
 
 def _exact_backward(grad_output, window, groups, weight_shape, weight, x, plan):
@@ -274,8 +342,8 @@ def _exact_backward(grad_output, window, groups, weight_shape, weight, x, plan):
     grad_input = grad_weight = None
     if weight is not None:
         grad_input = np.zeros((n_batch, in_channels) + window.in_shape, grad_output.dtype)
-        direct.backward(grad_output, weight, window, groups, in_channels, None, grad_input,
-                        None, plan.workspace)
+        direct.backward(grad_output, weight, window, groups, None, grad_input, None,
+                        plan.switched("direct"))
     if x is not None:
         grad_weight = _exact_weight_gradient(grad_output, window, groups, weight_shape, x, plan)
     return grad_input, grad_weight
@@ -284,8 +352,8 @@ def _exact_backward(grad_output, window, groups, weight_shape, weight, x, plan):
 def _exact_weight_gradient(grad_output, window, groups, weight_shape, x, plan):
     """The weight gradient of :func:`_exact_backward`."""
     grad_weight = np.zeros(weight_shape, grad_output.dtype)
-    direct.backward(grad_output, None, window, groups, weight_shape[1] * groups, x, None,
-                    grad_weight, plan.workspace, padded=True)
+    direct.backward(grad_output, None, window, groups, x, None, grad_weight,
+                    plan.switched("direct", padded=True))
     return grad_weight
 
 

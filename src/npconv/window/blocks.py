@@ -72,6 +72,23 @@ def batch_chunks(n_batch, bytes_per_sample, workspace, target=None):
             for start in range(0, n_batch, max(1, per_chunk))]
 
 
+def batch_bands(out_shape, n_batch, per_sample, workspace):
+    """``(batch slice, band)`` pieces whose temporaries fit ``workspace`` bytes.
+
+    ``per_sample`` is the bytes of one whole sample's temporaries.  Samples
+    go together while they fit (``band`` None); a sample that does not fit
+    alone is cut into bands of output rows along its longest output
+    dimension (``band`` is ``(dim, rows)``, ``rows`` a slice).
+    """
+    if per_sample <= workspace:
+        return [(chunk, None) for chunk in batch_chunks(n_batch, per_sample, workspace)]
+    dim = max(range(len(out_shape)), key=lambda d: out_shape[d])
+    rows = out_shape[dim]
+    per_band = max(1, rows * workspace // per_sample)
+    return [(slice(n, n + 1), (dim, slice(r, min(rows, r + per_band))))
+            for n in range(n_batch) for r in range(0, rows, per_band)]
+
+
 def quiet(function):
     """``function`` with NumPy's invalid-value and overflow warnings off.
 
