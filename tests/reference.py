@@ -283,3 +283,38 @@ def max_unpool(x, indices, out_shape):
         for value, index in zip(np.ravel(x[n, c]), np.ravel(indices[n, c])):
             planes[n, c, index] = value
     return y
+
+
+def pad_source(i, size, lo, hi, mode):
+    """The input cell that output cell ``i`` of one padded dimension reads, or None (the fill)."""
+    if mode == "circular":  # the input without its cropped cells, repeated
+        first, kept = max(-lo, 0), size + min(lo, 0) + min(hi, 0)
+        return first + (i - max(lo, 0)) % kept
+    j = i - lo
+    if 0 <= j < size:
+        return j
+    if mode == "constant":
+        return None
+    if mode == "replicate":
+        return 0 if j < 0 else size - 1
+    return -j if j < 0 else 2 * (size - 1) - j  # reflect
+
+
+def pad(x, pairs, mode, value=0.0):
+    """``x`` padded by one ``(lo, hi)`` per dimension, cell by cell."""
+    out_shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, pairs))
+    out = np.empty(out_shape)
+    for o in itertools.product(*(range(n) for n in out_shape)):
+        source = [pad_source(i, n, lo, hi, mode) for i, n, (lo, hi) in zip(o, x.shape, pairs)]
+        out[o] = value if None in source else x[tuple(source)]
+    return out
+
+
+def pad_backward(gy, x_shape, pairs, mode):
+    """Each output gradient added onto the input cell it read."""
+    gx = np.zeros(x_shape)
+    for o in itertools.product(*(range(n) for n in gy.shape)):
+        source = [pad_source(i, n, lo, hi, mode) for i, n, (lo, hi) in zip(o, x_shape, pairs)]
+        if None not in source:
+            gx[tuple(source)] += gy[o]
+    return gx

@@ -27,6 +27,7 @@ from .ops.adaptive import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, ad
 from .ops.unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_unpool2d_backward,
                      max_unpool3d, max_unpool3d_backward)
 from .ops.fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
+from .ops.pad import pad, pad_backward
 from .window.scratch import release_scratch
 
 __version__ = "0.1.0"
@@ -49,6 +50,7 @@ __all__ = [
     "adaptive_max_pool1d_backward", "adaptive_max_pool2d_backward", "adaptive_max_pool3d_backward",
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
+    "pad", "pad_backward",
     "get_workspace", "set_workspace", "workspace", "get_algorithm", "conv_algorithm",
     "get_threads", "threads", "release_scratch",
 ]
