@@ -348,6 +348,123 @@ def test_parity_with_torch(cfg, seed):
         assert_close(gb, tb.grad.numpy(), dtype, "grad_bias")
 
 
+# --- padding_mode: the input padded in that mode, then convolved without padding --------
+
+PADDING_MODES = ("reflect", "replicate", "circular")
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+@pytest.mark.parametrize("ndim,spatial,args", CONV_CASES)
+def test_padding_modes_against_reference(mode, ndim, spatial, args):
+    rng = np.random.default_rng(2)
+    groups = args["groups"]
+    x = rng.standard_normal((2, 4) + spatial)
+    w = rng.standard_normal((4, 4 // groups) + (3,) * ndim)
+    b = rng.standard_normal(4)
+    stride, dilation = (as_tuple(args.get(k, 1), ndim) for k in ("stride", "dilation"))
+    pairs = ((0, 0), (0, 0)) + pad_pairs(args["padding"], (3,) * ndim, dilation)
+    x_padded = reference.pad(x, pairs, mode)
+    unpadded = ((0, 0),) * ndim
+    y_ref = reference.conv(x_padded, w, b, stride, unpadded, dilation, groups)
+    gy = rng.standard_normal(y_ref.shape)
+    gxp, gw_ref, gb_ref = reference.conv_backward(gy, x_padded, w, stride, unpadded, dilation,
+                                                  groups)
+    gx_ref = reference.pad_backward(gxp, x.shape, pairs, mode)
+    conv, conv_backward = functions("conv", ndim)
+    kwargs = dict(args, padding_mode=mode)
+    for algorithm in ALGORITHMS:
+        with using(algorithm):
+            assert_close(conv(x, w, b, **kwargs), y_ref, np.float64, f"{algorithm} forward")
+            for got, want, what in zip(conv_backward(gy, x, w, b, **kwargs),
+                                       (gx_ref, gw_ref, gb_ref), ("input", "weight", "bias")):
+                assert_close(got, want, np.float64, f"{algorithm} grad_{what}")
+            name = f"conv{ndim}d"
+            assert_close(getattr(npconv, f"{name}_input")(x.shape, w, gy, **kwargs), gx_ref,
+                         np.float64, "conv_input")
+            assert_close(getattr(npconv, f"{name}_weight")(x, w.shape, gy, **kwargs), gw_ref,
+                         np.float64, "conv_weight")
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_padding_mode_finite_differences(mode):
+    rng = np.random.default_rng(3)
+    args = dict(stride=(2, 1), padding=((2, 1), (1, 2)), dilation=(1, 2), groups=2,
+                padding_mode=mode)
+    check_convolution_gradients("conv2d", rng.standard_normal((2, 4, 6, 7)),
+                                rng.standard_normal((4, 2, 3, 3)), rng.standard_normal(4), args,
+                                "auto", rng)
+
+
+def test_padding_mode_in_batch_chunks_inside_a_small_workspace():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((9, 3, 12, 12))
+    w = rng.standard_normal((5, 3, 3, 3))
+    gy = rng.standard_normal((9, 5, 12, 12))
+    whole = [npconv.conv2d(x, w, padding=1, padding_mode="circular"),
+             npconv.conv2d_backward(gy, x, w, padding=1, padding_mode="circular")]
+    with npconv.workspace(3 * 3 * 14 * 14 * 8):  # the copies of about one sample at a time
+        chunked = [npconv.conv2d(x, w, padding=1, padding_mode="circular"),
+                   npconv.conv2d_backward(gy, x, w, padding=1, padding_mode="circular")]
+    np.testing.assert_allclose(chunked[0], whole[0], rtol=1e-12, atol=1e-12)
+    for got, want in zip(chunked[1][:2], whole[1][:2]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@given(conv_configs(), st.sampled_from(PADDING_MODES), st.integers(0, 2**32 - 1))
+def test_padding_mode_parity_with_torch(cfg, mode, seed):
+    """torch's modules pad in ``padding_mode`` with ``F.pad`` and convolve without padding."""
+    torch = torch_or_skip()
+    F = torch.nn.functional
+    ndim, dtype = cfg["ndim"], cfg["dtype"]
+    pairs = cfg["pairs"] or pad_pairs("same", cfg["kernel"], cfg["dilation"])
+    if mode == "reflect" and any(max(p) >= n for p, n in zip(pairs, cfg["spatial"])):
+        pairs = tuple((min(lo, n - 1), min(hi, n - 1)) for (lo, hi), n in zip(pairs, cfg["spatial"]))
+    elif mode == "circular" and any(max(p) > n for p, n in zip(pairs, cfg["spatial"])):
+        pairs = tuple((min(lo, n), min(hi, n)) for (lo, hi), n in zip(pairs, cfg["spatial"]))
+    padding = cfg["padding"] if pairs == cfg["pairs"] or cfg["pairs"] is None else pairs
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(cfg["spatial"], pairs))
+    if any(s < d * (k - 1) + 1 for s, k, d in zip(padded, cfg["kernel"], cfg["dilation"])):
+        return  # the kernel is larger than the padded input
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((cfg["batch"], cfg["c_in"]) + cfg["spatial"]).astype(dtype)
+    w = rng.standard_normal((cfg["c_out"], cfg["c_in"] // cfg["groups"]) + cfg["kernel"]).astype(dtype)
+    b = rng.standard_normal(cfg["c_out"]).astype(dtype) if cfg["bias"] else None
+    args = dict(stride=cfg["stride"], dilation=cfg["dilation"], groups=cfg["groups"])
+
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    ty = getattr(F, f"conv{ndim}d")(F.pad(tx, torch_pad(pairs), mode=mode), tw, tb, **args)
+    gy = rng.standard_normal(tuple(ty.shape)).astype(dtype)
+    ty.backward(torch.tensor(gy))
+
+    name = f"conv{ndim}d"
+    with using(cfg["algorithm"]):
+        y = getattr(npconv, name)(x, w, b, padding=padding, padding_mode=mode, **args)
+        gx, gw, gb = getattr(npconv, f"{name}_backward")(gy, x, w, b, padding=padding,
+                                                         padding_mode=mode, **args)
+    assert_close(y, ty.detach().numpy(), dtype, "forward")
+    if x.size:
+        assert_close(gx, tx.grad.numpy(), dtype, "grad_input")
+    assert_close(gw, tw.grad.numpy(), dtype, "grad_weight")
+    if b is not None:
+        assert_close(gb, tb.grad.numpy(), dtype, "grad_bias")
+
+
+@pytest.mark.parametrize("mode", PADDING_MODES)
+def test_padding_mode_matches_torch_modules(mode):
+    """torch.nn.Conv2d(padding_mode=...), including 'same' (the odd cell on the high side)."""
+    torch = torch_or_skip()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 7, 6))
+    for padding, kernel, dilation in ((1, 3, 1), ((2, 1), (3, 2), 2), ("same", (4, 3), (1, 2))):
+        layer = torch.nn.Conv2d(3, 4, kernel, padding=padding, dilation=dilation,
+                                padding_mode=mode).double()
+        w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+        expected = layer(torch.tensor(x)).detach().numpy()
+        got = npconv.conv2d(x, w, b, padding=padding, dilation=dilation, padding_mode=mode)
+        assert_close(got, expected, np.float64, f"{mode} {padding}")
+
+
 X = np.zeros((1, 4, 5, 5), np.float32)
 W = np.zeros((6, 2, 3, 3), np.float32)  # groups=2
 
@@ -408,6 +525,17 @@ ERRORS = [
      r"`input_size` must have 2 channels"),
     (lambda: npconv.conv2d_weight(X, (6, 2, 3), np.zeros((1, 6, 3, 3), np.float32), groups=2), ValueError,
      r"`weight_size` must have 4 entries, got \(6, 2, 3\)"),
+    (conv(padding=1, padding_mode="zero"), ValueError,
+     r"conv2d\(\): `padding_mode` must be one of 'zeros', 'reflect', 'replicate', 'circular', "
+     r"got 'zero'"),
+    (conv(padding=5, padding_mode="reflect"), ValueError,
+     r"conv2d\(\): `padding` \(5, 5\) on dimension 2 of size 5: reflect padding must be smaller "
+     r"than the size"),
+    (conv(padding=((0, 6), (0, 0)), padding_mode="circular"), ValueError,
+     r"`padding` \(0, 6\) on dimension 2 of size 5: circular padding wraps around more than once"),
+    (lambda: npconv.conv2d_backward(np.zeros((1, 6, 5, 5), np.float32), X, W, padding=1,
+                                    groups=2, padding_mode=None), ValueError,
+     r"conv2d_backward\(\): `padding_mode` must be one of"),
 ]
 
 

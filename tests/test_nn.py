@@ -33,6 +33,10 @@ LAYERS = [
     (lambda: nn.Conv1d(2, 3, 3, stride=2, padding=1, dtype=np.float64), (2, 2, 7)),
     (lambda: nn.Conv2d(4, 6, (3, 2), padding=1, groups=2, dtype=np.float64), (2, 4, 5, 5)),
     (lambda: nn.Conv3d(2, 2, 2, dtype=np.float64), (1, 2, 3, 4, 3)),
+    (lambda: nn.Conv2d(2, 3, 3, padding=(1, 2), padding_mode="reflect", dtype=np.float64),
+     (2, 2, 4, 5)),
+    (lambda: nn.Conv1d(2, 3, 2, padding="same", padding_mode="circular", dtype=np.float64),
+     (2, 2, 5)),
     (lambda: nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1, dtype=np.float64),
      (2, 3, 4, 4)),
     (lambda: nn.Linear(5, 4, dtype=np.float64), (3, 2, 5)),
@@ -358,6 +362,10 @@ def test_layers_validate_the_kernel_size():
     (lambda: nn.Conv1d(1, 2, 3, dilation=(1, 1)), ValueError, r"`dilation` must be an int or a tuple of 1 ints"),
     (lambda: nn.ConvTranspose2d(1, 2, 3, padding="same"), TypeError, r"`padding` must be an int or a tuple of ints"),
     (lambda: nn.ConvTranspose2d(1, 2, 3, output_padding=-1), ValueError, r"`output_padding` must be >= 0"),
+    (lambda: nn.Conv2d(1, 2, 3, padding_mode="same"), ValueError,
+     r"Conv2d\(\): `padding_mode` must be one of 'zeros', 'reflect', 'replicate', 'circular'"),
+    (lambda: nn.ConvTranspose2d(1, 2, 3, padding_mode="reflect"), ValueError,
+     r"ConvTranspose2d\(\): only padding_mode='zeros' is supported, got 'reflect'"),
     (lambda: nn.MaxPool2d(0), ValueError, r"MaxPool2d\(\): `kernel_size` must be positive, got 0"),
     (lambda: nn.AvgPool2d(2, stride=-1), ValueError, r"AvgPool2d\(\): `stride` must be positive, got -1"),
 ])
@@ -377,3 +385,24 @@ def test_layers_take_float64_data_with_float32_weights_as_numpy_promotes():
     assert all(p.grad.dtype == np.float32 and p.grad.any() for p in model.parameters())
     with pytest.raises(TypeError, match=r"Linear\(\): `input` must be a float array, got dtype int64"):
         nn.Linear(3, 2)(np.zeros((1, 3), np.int64))
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_conv_padding_mode_matches_torch_layers(mode):
+    """Same positional signature as torch (``padding_mode`` after ``bias``), same values."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity needs it")
+    layer = nn.Conv2d(3, 4, 3, 2, 1, 1, 1, True, mode, dtype=np.float64, rng=RNG(0))
+    reference = torch.nn.Conv2d(3, 4, 3, 2, 1, 1, 1, True, mode).double()
+    with torch.no_grad():
+        reference.weight.copy_(torch.tensor(layer.weight.data))
+        reference.bias.copy_(torch.tensor(layer.bias.data))
+    x = RNG(1).standard_normal((2, 3, 7, 6))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = reference(tx)
+    y = layer(x)
+    assert_close(y, ty.detach().numpy(), np.float64, "forward")
+    gy = RNG(2).standard_normal(y.shape)
+    ty.backward(torch.tensor(gy))
+    assert_close(layer.backward(gy), tx.grad.numpy(), np.float64, "grad_input")
+    assert_close(layer.weight.grad, reference.weight.grad.numpy(), np.float64, "grad_weight")
+    assert_close(layer.bias.grad, reference.bias.grad.numpy(), np.float64, "grad_bias")

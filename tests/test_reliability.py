@@ -58,6 +58,12 @@ CALLS = {
     "max_unpool2d": (lambda v, i: npconv.max_unpool2d(v, i, 2, output_size=(9, 8)), (VALUES, INDICES)),
     "unfold": (lambda x: npconv.unfold(x, (3, 2), padding=1), (X2,)),
     "fold": (lambda c: npconv.fold(c, (9, 8), (3, 2), padding=1), (COLS,)),
+    "pad": (lambda x: npconv.pad(x, (2, 1, -1, 3), mode="reflect"), (X2,)),
+    "pad_backward": (lambda gy, x: npconv.pad_backward(gy, x, (2, 1, 1, 3), mode="replicate"),
+                     (gy_like(npconv.pad(X2, (2, 1, 1, 3))), X2)),
+    "conv2d circular backward": (
+        lambda gy, x, w: npconv.conv2d_backward(gy, x, w, padding=1, padding_mode="circular"),
+        (gy_like(npconv.conv2d(X2, W4, padding=1)), X2, W4)),
 }
 
 

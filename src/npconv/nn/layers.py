@@ -10,6 +10,8 @@ import numpy as np
 
 from ..ops import adaptive, conv, conv_transpose, pool
 from ..ops.arguments import _as_int, check_groups, to_tuple, window_arguments
+from ..ops.conv import PADDING_MODES
+from ..ops.padding import check_mode
 from . import init
 from .module import Module, Parameter
 
@@ -76,8 +78,10 @@ class _Convolution(Module):
 
 class _ConvNd(_Convolution):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, *, dtype=np.float32, rng=None):
-        options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+                 groups=1, bias=True, padding_mode="zeros", *, dtype=np.float32, rng=None):
+        check_mode(type(self).__name__, padding_mode, name="padding_mode", modes=PADDING_MODES)
+        options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
+                       padding_mode=padding_mode)
         super().__init__(in_channels, out_channels, kernel_size, bias, options, dtype, rng)
 
 
@@ -102,7 +106,11 @@ class ConvTranspose2d(_Convolution):
     transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, *, dtype=np.float32, rng=None):
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", *,
+                 dtype=np.float32, rng=None):
+        if padding_mode != "zeros":  # as torch
+            raise ValueError(f"{type(self).__name__}(): only padding_mode='zeros' is supported, "
+                             f"got {padding_mode!r}")
         options = dict(stride=stride, padding=padding, output_padding=output_padding,
                        groups=groups, dilation=dilation)
         super().__init__(in_channels, out_channels, kernel_size, bias, options, dtype, rng)
