@@ -312,19 +312,24 @@ def test_finite_differences(ndim, spatial, args, algorithm):
     check_convolution_gradients(f"conv{ndim}d", x, w, rng.standard_normal(4), args, algorithm, rng)
 
 
+def operands(cfg, rng, torch):
+    """A configuration's arrays, the same as torch tensors that track gradients, and its arguments."""
+    dtype = cfg["dtype"]
+    x = rng.standard_normal((cfg["batch"], cfg["c_in"]) + cfg["spatial"]).astype(dtype)
+    w = rng.standard_normal((cfg["c_out"], cfg["c_in"] // cfg["groups"]) + cfg["kernel"]).astype(dtype)
+    b = rng.standard_normal(cfg["c_out"]).astype(dtype) if cfg["bias"] else None
+    tensors = tuple(None if a is None else torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    return (x, w, b), tensors, dict(stride=cfg["stride"], dilation=cfg["dilation"],
+                                    groups=cfg["groups"])
+
+
 @given(conv_configs(), st.integers(0, 2**32 - 1))
 def test_parity_with_torch(cfg, seed):
     torch = torch_or_skip()
     F = torch.nn.functional
     rng = np.random.default_rng(seed)
     ndim, dtype = cfg["ndim"], cfg["dtype"]
-    x = rng.standard_normal((cfg["batch"], cfg["c_in"]) + cfg["spatial"]).astype(dtype)
-    w = rng.standard_normal((cfg["c_out"], cfg["c_in"] // cfg["groups"]) + cfg["kernel"]).astype(dtype)
-    b = rng.standard_normal(cfg["c_out"]).astype(dtype) if cfg["bias"] else None
-    args = dict(stride=cfg["stride"], dilation=cfg["dilation"], groups=cfg["groups"])
-
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    (x, w, b), (tx, tw, tb), args = operands(cfg, rng, torch)
     torch_conv = getattr(F, f"conv{ndim}d")
     if isinstance(cfg["padding"], str):
         ty = torch_conv(tx, tw, tb, padding=cfg["padding"], **args)
@@ -426,13 +431,7 @@ def test_padding_mode_parity_with_torch(cfg, mode, seed):
     if any(s < d * (k - 1) + 1 for s, k, d in zip(padded, cfg["kernel"], cfg["dilation"])):
         return  # the kernel is larger than the padded input
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((cfg["batch"], cfg["c_in"]) + cfg["spatial"]).astype(dtype)
-    w = rng.standard_normal((cfg["c_out"], cfg["c_in"] // cfg["groups"]) + cfg["kernel"]).astype(dtype)
-    b = rng.standard_normal(cfg["c_out"]).astype(dtype) if cfg["bias"] else None
-    args = dict(stride=cfg["stride"], dilation=cfg["dilation"], groups=cfg["groups"])
-
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    (x, w, b), (tx, tw, tb), args = operands(cfg, rng, torch)
     ty = getattr(F, f"conv{ndim}d")(F.pad(tx, torch_pad(pairs), mode=mode), tw, tb, **args)
     gy = rng.standard_normal(tuple(ty.shape)).astype(dtype)
     ty.backward(torch.tensor(gy))
