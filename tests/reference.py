@@ -318,3 +318,24 @@ def pad_backward(gy, x_shape, pairs, mode):
         if None not in source:
             gx[tuple(source)] += gy[o]
     return gx
+
+
+def pixel_shuffle(x, r):
+    """``out[..., c, h*r + i, w*r + j] = x[..., c*r*r + i*r + j, h, w]``, cell by cell."""
+    *lead, channels, height, width = x.shape
+    out = np.empty(tuple(lead) + (channels // (r * r), height * r, width * r))
+    for index in itertools.product(*(range(n) for n in out.shape)):
+        *batch, c, row, column = index
+        out[index] = x[tuple(batch) + (c * r * r + (row % r) * r + column % r, row // r,
+                                       column // r)]
+    return out
+
+
+def channel_shuffle(x, groups):
+    """``out[:, k*groups + i] = x[:, i*(C/groups) + k]``."""
+    out = np.empty(x.shape)
+    per_group = x.shape[1] // groups
+    for i in range(groups):
+        for k in range(per_group):
+            out[:, k * groups + i] = x[:, i * per_group + k]
+    return out

@@ -61,6 +61,9 @@ CALLS = {
     "pad": (lambda x: npconv.pad(x, (2, 1, -1, 3), mode="reflect"), (X2,)),
     "pad_backward": (lambda gy, x: npconv.pad_backward(gy, x, (2, 1, 1, 3), mode="replicate"),
                      (gy_like(npconv.pad(X2, (2, 1, 1, 3))), X2)),
+    "pixel_shuffle": (lambda x: npconv.pixel_shuffle(x, 2), (X2,)),
+    "channel_shuffle_backward": (lambda gy, x: npconv.channel_shuffle_backward(gy, x, 2),
+                                 (gy_like(X2), X2)),
     "conv2d circular backward": (
         lambda gy, x, w: npconv.conv2d_backward(gy, x, w, padding=1, padding_mode="circular"),
         (gy_like(npconv.conv2d(X2, W4, padding=1)), X2, W4)),

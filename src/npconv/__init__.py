@@ -28,6 +28,8 @@ from .ops.unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_
                      max_unpool3d, max_unpool3d_backward)
 from .ops.fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
 from .ops.pad import pad, pad_backward
+from .ops.shuffle import (channel_shuffle, channel_shuffle_backward, pixel_shuffle,
+                          pixel_shuffle_backward, pixel_unshuffle, pixel_unshuffle_backward)
 from .window.scratch import release_scratch
 
 __version__ = "0.1.0"
@@ -51,6 +53,8 @@ __all__ = [
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
     "pad", "pad_backward",
+    "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
+    "channel_shuffle", "channel_shuffle_backward",
     "get_workspace", "set_workspace", "workspace", "get_algorithm", "conv_algorithm",
     "get_threads", "threads", "release_scratch",
 ]
