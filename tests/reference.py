@@ -339,3 +339,82 @@ def channel_shuffle(x, groups):
         for k in range(per_group):
             out[:, k * groups + i] = x[:, i * per_group + k]
     return out
+
+
+# --- activations: each value and derivative from its definition, one cell at a time ---------
+# At a kink the derivative is torch's choice (relu'(0) = 0, leaky_relu'(0) = slope, hardtanh'
+# is 0 at both bounds, hardswish' is 0 at -3 and 1 at 3).
+
+def _sigmoid(v):
+    return 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
+
+
+def _softplus(v, beta=1.0, threshold=20.0):
+    return v if v * beta > threshold else math.log1p(math.exp(v * beta)) / beta
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+ACTIVATIONS = {
+    # name: (kwargs, value(v, **kwargs), derivative(v, **kwargs))
+    "relu": ({}, lambda v: max(v, 0.0), lambda v: 1.0 if v > 0 else 0.0),
+    "relu6": ({}, lambda v: min(max(v, 0.0), 6.0), lambda v: 1.0 if 0 < v < 6 else 0.0),
+    "leaky_relu": (dict(negative_slope=0.2), lambda v, negative_slope: v if v > 0 else negative_slope * v,
+                   lambda v, negative_slope: 1.0 if v > 0 else negative_slope),
+    "elu": (dict(alpha=1.5), lambda v, alpha: v if v > 0 else alpha * math.expm1(v),
+            lambda v, alpha: 1.0 if v > 0 else alpha * math.exp(v)),
+    "selu": ({}, lambda v: SELU_SCALE * (v if v > 0 else SELU_ALPHA * math.expm1(v)),
+             lambda v: SELU_SCALE * (1.0 if v > 0 else SELU_ALPHA * math.exp(v))),
+    "celu": (dict(alpha=0.7), lambda v, alpha: v if v > 0 else alpha * math.expm1(v / alpha),
+             lambda v, alpha: 1.0 if v > 0 else math.exp(v / alpha)),
+    "gelu": ({}, lambda v: v * 0.5 * (1 + math.erf(v / math.sqrt(2))),
+             lambda v: 0.5 * (1 + math.erf(v / math.sqrt(2)))
+             + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)),
+    "silu": ({}, lambda v: v * _sigmoid(v), lambda v: _sigmoid(v) * (1 + v * (1 - _sigmoid(v)))),
+    "mish": ({}, lambda v: v * math.tanh(_softplus(v, 1.0, math.inf)),
+             lambda v: math.tanh(_softplus(v, 1.0, math.inf)) + v * _sigmoid(v)
+             * (1 - math.tanh(_softplus(v, 1.0, math.inf)) ** 2)),
+    "hardswish": ({}, lambda v: v * min(max(v + 3, 0.0), 6.0) / 6,
+                  lambda v: 0.0 if v <= -3 else 1.0 if v >= 3 else v / 3 + 0.5),
+    "hardsigmoid": ({}, lambda v: min(max(v + 3, 0.0), 6.0) / 6,
+                    lambda v: 1 / 6 if -3 < v < 3 else 0.0),
+    "hardtanh": (dict(min_val=-2.0, max_val=0.5), lambda v, min_val, max_val: min(max(v, min_val), max_val),
+                 lambda v, min_val, max_val: 1.0 if min_val < v < max_val else 0.0),
+    "softplus": (dict(beta=2.0, threshold=10.0), _softplus,
+                 lambda v, beta, threshold: 1.0 if v * beta > threshold else _sigmoid(v * beta)),
+    "sigmoid": ({}, _sigmoid, lambda v: _sigmoid(v) * (1 - _sigmoid(v))),
+    "tanh": ({}, math.tanh, lambda v: 1 - math.tanh(v) ** 2),
+}
+
+
+def activation(name, x, gy, **kwargs):
+    """``(value, grad_input)`` of an activation, cell by cell, in float64."""
+    _, value, derivative = ACTIVATIONS[name]
+    flat, g = np.asarray(x, np.float64).ravel(), np.asarray(gy, np.float64).ravel()
+    y = np.array([value(float(v), **kwargs) for v in flat]).reshape(np.shape(x))
+    gx = np.array([gv * derivative(float(v), **kwargs) for v, gv in zip(flat, g)])
+    return y, gx.reshape(np.shape(x))
+
+
+def softmax(x, dim):
+    """``exp(x_i) / sum_j exp(x_j)`` along ``dim``, row by row, with the row's maximum taken out."""
+    moved = np.moveaxis(np.asarray(x, np.float64), dim, -1)
+    out = np.empty_like(moved)
+    for index in np.ndindex(moved.shape[:-1]):
+        row = moved[index]
+        top = max(row)
+        weights = [math.exp(v - top) for v in row]
+        out[index] = [w / math.fsum(weights) for w in weights]
+    return np.moveaxis(out, -1, dim)
+
+
+def softmax_backward(gy, x, dim):
+    """``dy_i/dx_j = y_i (delta_ij - y_j)``, summed with the output gradient."""
+    y = np.moveaxis(softmax(x, dim), dim, -1)
+    g = np.moveaxis(np.asarray(gy, np.float64), dim, -1)
+    out = np.empty_like(y)
+    for index in np.ndindex(y.shape[:-1]):
+        row, grow = y[index], g[index]
+        out[index] = [math.fsum(grow[i] * row[i] * ((i == j) - row[j]) for i in range(len(row)))
+                      for j in range(len(row))]
+    return np.moveaxis(out, -1, dim)

@@ -64,6 +64,8 @@ CALLS = {
     "pixel_shuffle": (lambda x: npconv.pixel_shuffle(x, 2), (X2,)),
     "channel_shuffle_backward": (lambda gy, x: npconv.channel_shuffle_backward(gy, x, 2),
                                  (gy_like(X2), X2)),
+    "gelu_backward": (lambda gy, x: npconv.gelu_backward(gy, x), (gy_like(X2), X2)),
+    "softmax": (lambda x: npconv.softmax(x, 1), (X2,)),
     "conv2d circular backward": (
         lambda gy, x, w: npconv.conv2d_backward(gy, x, w, padding=1, padding_mode="circular"),
         (gy_like(npconv.conv2d(X2, W4, padding=1)), X2, W4)),

@@ -28,6 +28,13 @@ from .ops.unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_
                      max_unpool3d, max_unpool3d_backward)
 from .ops.fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
 from .ops.pad import pad, pad_backward
+from .ops.activations import (relu, relu_backward, relu6, relu6_backward, leaky_relu,
+                              leaky_relu_backward, elu, elu_backward, selu, selu_backward, celu,
+                              celu_backward, gelu, gelu_backward, silu, silu_backward, mish,
+                              mish_backward, hardswish, hardswish_backward, hardsigmoid,
+                              hardsigmoid_backward, hardtanh, hardtanh_backward, softplus,
+                              softplus_backward, sigmoid, sigmoid_backward, tanh, tanh_backward,
+                              softmax, softmax_backward, log_softmax, log_softmax_backward)
 from .ops.shuffle import (channel_shuffle, channel_shuffle_backward, pixel_shuffle,
                           pixel_shuffle_backward, pixel_unshuffle, pixel_unshuffle_backward)
 from .window.scratch import release_scratch
@@ -55,6 +62,12 @@ __all__ = [
     "pad", "pad_backward",
     "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
     "channel_shuffle", "channel_shuffle_backward",
+    "relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu", "leaky_relu_backward", "elu",
+    "elu_backward", "selu", "selu_backward", "celu", "celu_backward", "gelu", "gelu_backward",
+    "silu", "silu_backward", "mish", "mish_backward", "hardswish", "hardswish_backward",
+    "hardsigmoid", "hardsigmoid_backward", "hardtanh", "hardtanh_backward", "softplus",
+    "softplus_backward", "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "softmax",
+    "softmax_backward", "log_softmax", "log_softmax_backward",
     "get_workspace", "set_workspace", "workspace", "get_algorithm", "conv_algorithm",
     "get_threads", "threads", "release_scratch",
 ]
