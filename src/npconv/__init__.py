@@ -28,6 +28,8 @@ from .ops.unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_
                      max_unpool3d, max_unpool3d_backward)
 from .ops.fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
 from .ops.pad import pad, pad_backward
+from .ops.sizes import (conv_input_size_range, conv_output_size, conv_transpose_output_padding,
+                        same_padding)
 from .ops.activations import (relu, relu_backward, relu6, relu6_backward, leaky_relu,
                               leaky_relu_backward, elu, elu_backward, selu, selu_backward, celu,
                               celu_backward, gelu, gelu_backward, silu, silu_backward, mish,
@@ -60,6 +62,7 @@ __all__ = [
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
     "pad", "pad_backward",
+    "same_padding", "conv_output_size", "conv_input_size_range", "conv_transpose_output_padding",
     "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
     "channel_shuffle", "channel_shuffle_backward",
     "relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu", "leaky_relu_backward", "elu",
