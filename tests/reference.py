@@ -418,3 +418,24 @@ def softmax_backward(gy, x, dim):
         out[index] = [math.fsum(grow[i] * row[i] * ((i == j) - row[j]) for i in range(len(row)))
                       for j in range(len(row))]
     return np.moveaxis(out, -1, dim)
+
+
+def lp_pool(x, p, kernel, stride, ceil_mode):
+    """``(prod(kernel) / count * sum x**p) ** (1/p)`` per window, ``count`` its cells inside the
+    input (torch scales a window that ceil_mode cuts short up to a whole kernel); and the
+    derivative of each output with respect to each input cell of its window."""
+    x = np.asarray(x, np.float64)
+    zeros = ((0, 0),) * len(kernel)
+    out_shape = pool_out_shape(x.shape[2:], kernel, stride, (1,) * len(kernel), zeros, ceil_mode)
+    y = np.empty(x.shape[:2] + out_shape)
+    links = {}
+    for o in itertools.product(*(range(n) for n in out_shape)):
+        cells = list(itertools.product(*(range(oi * s, min(oi * s + k, n))
+                                         for oi, s, k, n in zip(o, stride, kernel, x.shape[2:]))))
+        scale = math.prod(kernel) / len(cells)
+        for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+            total = scale * sum(x[(n, c) + i] ** p for i in cells)
+            y[(n, c) + o] = total ** (1 / p) if total >= 0 else math.nan
+            links[(n, c) + o] = [(i, (1 / p) * total ** (1 / p - 1) * scale * p * x[(n, c) + i] ** (p - 1))
+                                 for i in cells]
+    return y, links

@@ -64,6 +64,8 @@ CALLS = {
     "pixel_shuffle": (lambda x: npconv.pixel_shuffle(x, 2), (X2,)),
     "channel_shuffle_backward": (lambda gy, x: npconv.channel_shuffle_backward(gy, x, 2),
                                  (gy_like(X2), X2)),
+    "lp_pool2d_backward": (lambda gy, x: npconv.lp_pool2d_backward(gy, x, 2, 3, 2, True),
+                           (gy_like(npconv.lp_pool2d(X2, 2, 3, 2, True)), X2)),
     "gelu_backward": (lambda gy, x: npconv.gelu_backward(gy, x), (gy_like(X2), X2)),
     "softmax": (lambda x: npconv.softmax(x, 1), (X2,)),
     "conv2d circular backward": (

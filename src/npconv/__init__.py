@@ -17,7 +17,9 @@ from .ops.conv_transpose import (conv_transpose1d, conv_transpose1d_backward, co
                              conv_transpose3d_backward)
 from .ops.pool import (avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
                    avg_pool3d_backward, max_pool1d, max_pool1d_backward, max_pool2d,
-                   max_pool2d_backward, max_pool3d, max_pool3d_backward)
+                   max_pool2d_backward, max_pool3d, max_pool3d_backward, lp_pool1d,
+                   lp_pool1d_backward, lp_pool2d, lp_pool2d_backward, lp_pool3d,
+                   lp_pool3d_backward)
 from .ops.adaptive import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
                        adaptive_avg_pool2d_backward, adaptive_avg_pool3d,
                        adaptive_avg_pool3d_backward, adaptive_max_pool1d,
@@ -55,6 +57,8 @@ __all__ = [
     "max_pool1d_backward", "max_pool2d_backward", "max_pool3d_backward",
     "avg_pool1d", "avg_pool2d", "avg_pool3d",
     "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
+    "lp_pool1d", "lp_pool2d", "lp_pool3d",
+    "lp_pool1d_backward", "lp_pool2d_backward", "lp_pool3d_backward",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
     "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d_backward",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",

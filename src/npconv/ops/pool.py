@@ -485,6 +485,91 @@ def _divisor_rows(divisor, window, rows):
     return divisor
 
 
+# --- power-average (LP) pooling: torch's composition of average pooling ------------
+
+def _lp_arguments(op, ndim, input, norm_type, kernel_size):
+    if isinstance(norm_type, (bool, np.bool_)) or not isinstance(
+            norm_type, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}(): `norm_type` must be a real number, got {norm_type!r}")
+    kernel, _, _, _ = window_arguments(op, ndim, kernel_size)
+    x, unbatched = pool_input(op, ndim, input)
+    return x, unbatched, float(norm_type), math.prod(kernel)
+
+
+def _lp_scaled(average, cells):
+    """torch's ``sign(a) * relu(|a|) * prod(kernel)``: the window's sum of powers, as torch scales it."""
+    return np.sign(average) * np.maximum(np.abs(average), 0) * cells
+
+
+@quiet
+def _lp_pool(op, ndim, input, norm_type, kernel_size, stride, ceil_mode):
+    x, unbatched, p, cells = _lp_arguments(op, ndim, input, norm_type, kernel_size)
+    average = _avg_pool(op, ndim, np.power(x, p), kernel_size, stride, 0, ceil_mode, True, None)
+    return unbatch(np.power(_lp_scaled(average, cells), 1 / p), unbatched)
+
+
+@quiet
+def _lp_pool_backward(op, ndim, grad_output, input, norm_type, kernel_size, stride, ceil_mode):
+    x, unbatched, p, cells = _lp_arguments(op, ndim, input, norm_type, kernel_size)
+    powered = np.power(x, p)
+    average = _avg_pool(op, ndim, powered, kernel_size, stride, 0, ceil_mode, True, None)
+    gy = check_grad_output(op, grad_output, average.shape, unbatched, x)
+    gy = gy.astype(x.dtype, copy=False)
+    if p == 0:  # torch's pow has no gradient for an exponent of 0
+        return unbatch(np.zeros_like(x), unbatched)
+    # torch's chain: the power 1/p, the scaling (no gradient where the average is 0), the
+    # average's adjoint, the power p
+    grad_scaled = gy * (1 / p) * np.power(_lp_scaled(average, cells), 1 / p - 1) * cells
+    sign = np.sign(average)
+    grad_average = np.where(np.abs(average) <= 0, x.dtype.type(0), grad_scaled * sign * sign)
+    grad_powered = _avg_pool_backward(op, ndim, grad_average, powered, kernel_size, stride, 0,
+                                      ceil_mode, True, None)
+    return unbatch(grad_powered * (p * np.power(x, p - 1)), unbatched)
+
+
+_LP_DOC = """{ndim}-D power-average pooling, as ``torch.nn.functional.{name}``.
+
+Parameters
+----------
+input : ndarray, shape (N, C, {spatial}) or unbatched (C, {spatial})
+norm_type : float
+    ``p``.
+kernel_size : int or tuple of {ndim} ints
+stride : int or tuple of {ndim} ints, optional
+    Defaults to ``kernel_size``.
+ceil_mode : bool
+
+Returns
+-------
+ndarray, shape (N, C, {out_spatial})
+    ``(sum over the window of x**p) ** (1/p)``, computed as torch does:
+    ``(prod(kernel) * avg_pool(x**p)) ** (1/p)``, so a window that
+    ``ceil_mode`` cuts short is scaled up to a whole kernel's cells, and a
+    negative sum under a fractional ``1/p`` is NaN.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> npconv.{name}(np.full((1, 1, {example_in}), 2.), 2, 2).ravel()[:2]
+array([{example_lp}])
+"""
+
+_LP_BACKWARD_DOC = """Backward pass of :func:`{fwd}`: the gradient with respect to ``input``.
+
+Parameters
+----------
+grad_output : ndarray, shape (N, C, {out_spatial})
+input, norm_type, kernel_size, stride, ceil_mode
+    As given to :func:`{fwd}`.
+
+Returns
+-------
+ndarray, shape of ``input``
+    torch's chain rule through its composition (no gradient through a
+    window whose sum is 0, none at all for ``norm_type=0``).
+"""
+
+
 # --- public functions, one per dimensionality ---------------------------------------
 
 _MAX_DOC = """{ndim}-D max pooling, as ``torch.nn.functional.{name}``.
@@ -669,3 +754,36 @@ def avg_pool3d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                         count_include_pad=True, divisor_override=None):
     return _avg_pool_backward("avg_pool3d_backward", 3, grad_output, input, kernel_size, stride,
                               padding, ceil_mode, count_include_pad, divisor_override)
+
+
+@documented(_LP_DOC, 1, example_lp="2.82842712, 2.82842712")
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+@documented(_LP_BACKWARD_DOC, 1, fwd="lp_pool1d")
+def lp_pool1d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool_backward("lp_pool1d_backward", 1, grad_output, input, norm_type,
+                             kernel_size, stride, ceil_mode)
+
+
+@documented(_LP_DOC, 2, example_lp="4., 4.")
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+@documented(_LP_BACKWARD_DOC, 2, fwd="lp_pool2d")
+def lp_pool2d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool_backward("lp_pool2d_backward", 2, grad_output, input, norm_type,
+                             kernel_size, stride, ceil_mode)
+
+
+@documented(_LP_DOC, 3, example_lp="5.65685425, 5.65685425")
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+@documented(_LP_BACKWARD_DOC, 3, fwd="lp_pool3d")
+def lp_pool3d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _lp_pool_backward("lp_pool3d_backward", 3, grad_output, input, norm_type,
+                             kernel_size, stride, ceil_mode)
