@@ -439,3 +439,33 @@ def lp_pool(x, p, kernel, stride, ceil_mode):
             links[(n, c) + o] = [(i, (1 / p) * total ** (1 / p - 1) * scale * p * x[(n, c) + i] ** (p - 1))
                                  for i in cells]
     return y, links
+
+
+def fractional_starts(u, size, out, k, dtype):
+    """torch's window starts: int((i + u) * alpha) - int(u * alpha), alpha in the data's dtype."""
+    scalar = np.dtype(dtype).type
+    if out == 1:
+        return [size - k]
+    alpha = scalar(size - k) / scalar(out - 1)
+    return [int(scalar((scalar(i) + scalar(u)) * alpha)) - int(scalar(scalar(u) * alpha))
+            for i in range(out - 1)] + [size - k]
+
+
+def fractional_max_pool(x, kernel, out_shape, samples):
+    """Per plane: starts from its samples (spatial order), then a row-major scan of each window."""
+    spatial = x.shape[2:]
+    values = np.empty(x.shape[:2] + tuple(out_shape), x.dtype)
+    indices = np.empty(values.shape, np.int64)
+    for n, c in itertools.product(range(x.shape[0]), range(x.shape[1])):
+        starts = [fractional_starts(samples[n, c, d], spatial[d], out_shape[d], kernel[d], x.dtype)
+                  for d in range(len(spatial))]
+        for o in itertools.product(*(range(m) for m in out_shape)):
+            best, where = -math.inf, None
+            for j in itertools.product(*(range(k) for k in kernel)):
+                cell = tuple(starts[d][o[d]] + j[d] for d in range(len(spatial)))
+                value = x[(n, c) + cell]
+                if where is None or value > best or math.isnan(value):
+                    best, where = value, cell
+            values[(n, c) + o] = best
+            indices[(n, c) + o] = np.ravel_multi_index(where, spatial)
+    return values, indices

@@ -66,6 +66,8 @@ CALLS = {
                                  (gy_like(X2), X2)),
     "lp_pool2d_backward": (lambda gy, x: npconv.lp_pool2d_backward(gy, x, 2, 3, 2, True),
                            (gy_like(npconv.lp_pool2d(X2, 2, 3, 2, True)), X2)),
+    "fractional_max_pool2d": (lambda x: npconv.fractional_max_pool2d(
+        x, 2, (4, 3), None, True, rng=np.random.default_rng(0)), (X2,)),
     "gelu_backward": (lambda gy, x: npconv.gelu_backward(gy, x), (gy_like(X2), X2)),
     "softmax": (lambda x: npconv.softmax(x, 1), (X2,)),
     "conv2d circular backward": (

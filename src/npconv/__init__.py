@@ -29,6 +29,8 @@ from .ops.adaptive import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, ad
 from .ops.unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_unpool2d_backward,
                      max_unpool3d, max_unpool3d_backward)
 from .ops.fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
+from .ops.fractional import (fractional_max_pool2d, fractional_max_pool2d_backward,
+                             fractional_max_pool3d, fractional_max_pool3d_backward)
 from .ops.pad import pad, pad_backward
 from .ops.sizes import (conv_input_size_range, conv_output_size, conv_transpose_output_padding,
                         same_padding)
@@ -59,6 +61,8 @@ __all__ = [
     "avg_pool1d_backward", "avg_pool2d_backward", "avg_pool3d_backward",
     "lp_pool1d", "lp_pool2d", "lp_pool3d",
     "lp_pool1d_backward", "lp_pool2d_backward", "lp_pool3d_backward",
+    "fractional_max_pool2d", "fractional_max_pool3d",
+    "fractional_max_pool2d_backward", "fractional_max_pool3d_backward",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
     "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d_backward",
     "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
