@@ -469,3 +469,36 @@ def fractional_max_pool(x, kernel, out_shape, samples):
             values[(n, c) + o] = best
             indices[(n, c) + o] = np.ravel_multi_index(where, spatial)
     return values, indices
+
+
+def normalise_groups(x, groups_of, weight_of, bias_of, eps, stats=None):
+    """``(x - mean) / sqrt(var + eps) * w + b`` where ``groups_of(index)`` names the set of cells a
+    cell is normalised with (``stats``: fixed ``(mean, var)`` per set instead of its own)."""
+    x = np.asarray(x, np.float64)
+    members = {}
+    for index in np.ndindex(x.shape):
+        members.setdefault(groups_of(index), []).append(index)
+    y = np.empty_like(x)
+    for key, cells in members.items():
+        values = [x[i] for i in cells]
+        if stats is None:
+            mean = math.fsum(values) / len(values)
+            var = math.fsum((v - mean) ** 2 for v in values) / len(values)
+        else:
+            mean, var = stats(key)
+        for i in cells:
+            y[i] = (x[i] - mean) / math.sqrt(var + eps) * weight_of(i) + bias_of(i)
+    return y
+
+
+def local_response_norm(x, size, alpha, beta, k):
+    """``x[c] / (k + alpha/size * sum of x[c']**2 over c - size//2 .. c + (size-1)//2) ** beta``."""
+    x = np.asarray(x, np.float64)
+    y = np.empty_like(x)
+    for index in np.ndindex(x.shape):
+        n, c = index[:2]
+        total = math.fsum(x[(n, j) + index[2:]] ** 2
+                          for j in range(c - size // 2, c + (size - 1) // 2 + 1)
+                          if 0 <= j < x.shape[1])
+        y[index] = x[index] / (k + alpha / size * total) ** beta
+    return y

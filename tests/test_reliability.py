@@ -68,6 +68,10 @@ CALLS = {
                            (gy_like(npconv.lp_pool2d(X2, 2, 3, 2, True)), X2)),
     "fractional_max_pool2d": (lambda x: npconv.fractional_max_pool2d(
         x, 2, (4, 3), None, True, rng=np.random.default_rng(0)), (X2,)),
+    "batch_norm_backward": (lambda gy, x, w: npconv.batch_norm_backward(gy, x, None, None, w, w,
+                                                                        True),
+                            (gy_like(X2), X2, rng.standard_normal(4))),
+    "group_norm": (lambda x: npconv.group_norm(x, 2), (X2,)),
     "gelu_backward": (lambda gy, x: npconv.gelu_backward(gy, x), (gy_like(X2), X2)),
     "softmax": (lambda x: npconv.softmax(x, 1), (X2,)),
     "conv2d circular backward": (

@@ -31,6 +31,10 @@ from .ops.unpool import (max_unpool1d, max_unpool1d_backward, max_unpool2d, max_
 from .ops.fold import col2im, fold, fold_backward, im2col, unfold, unfold_backward
 from .ops.fractional import (fractional_max_pool2d, fractional_max_pool2d_backward,
                              fractional_max_pool3d, fractional_max_pool3d_backward)
+from .ops.normalization import (batch_norm, batch_norm_backward, group_norm, group_norm_backward,
+                                instance_norm, instance_norm_backward, layer_norm,
+                                layer_norm_backward, local_response_norm,
+                                local_response_norm_backward)
 from .ops.pad import pad, pad_backward
 from .ops.sizes import (conv_input_size_range, conv_output_size, conv_transpose_output_padding,
                         same_padding)
@@ -70,6 +74,9 @@ __all__ = [
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
     "pad", "pad_backward",
+    "batch_norm", "batch_norm_backward", "instance_norm", "instance_norm_backward",
+    "layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward",
+    "local_response_norm", "local_response_norm_backward",
     "same_padding", "conv_output_size", "conv_input_size_range", "conv_transpose_output_padding",
     "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
     "channel_shuffle", "channel_shuffle_backward",
