@@ -502,3 +502,73 @@ def local_response_norm(x, size, alpha, beta, k):
                           if 0 <= j < x.shape[1])
         y[index] = x[index] / (k + alpha / size * total) ** beta
     return y
+
+
+# --- interpolation: one dense (out, in) matrix per dimension, from torch's definitions -------
+
+def _cubic(x, a):
+    x = abs(x)
+    if x <= 1:
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+    if x < 2:
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return 0.0
+
+
+def interpolation_matrix(mode, size_in, size_out, align_corners=False, factor=None,
+                         antialias=False):
+    """Row ``o``: the weight of each input cell in output cell ``o`` (float64 data)."""
+    m = np.zeros((size_out, size_in))
+    if align_corners:
+        scale = (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
+    else:
+        scale = 1 / factor if factor else size_in / size_out
+    for o in range(size_out):
+        if mode in ("nearest", "nearest-exact"):
+            if mode == "nearest" and size_out in (size_in, 2 * size_in):
+                source = o * size_in // size_out
+            else:  # torch computes this scale and product in single precision
+                s32 = np.float32(1 / factor) if factor else np.float32(size_in) / np.float32(size_out)
+                product = (np.float32(o) * s32 if mode == "nearest"
+                           else np.float32((o + 0.5) * float(s32)))
+                source = min(int(math.floor(product)), size_in - 1)
+            m[o, source] = 1
+        elif mode == "area":
+            low, high = o * size_in // size_out, -(-(o + 1) * size_in // size_out)
+            m[o, low:high] = 1 / (high - low)
+        elif size_in == size_out and (antialias or mode != "bicubic"):
+            m[o, o] = 1
+        elif antialias:
+            taps = 4 if mode == "bicubic" else 2
+            support = taps / 2 * scale if scale >= 1 else taps / 2
+            inverse = 1 / scale if scale >= 1 else 1.0
+            centre = scale * (o + 0.5)
+            low = max(int(centre - support + 0.5), 0)
+            high = min(int(centre + support + 0.5), size_in)
+            for j in range(low, high):
+                d = (j - centre + 0.5) * inverse
+                m[o, j] = _cubic(d, -0.5) if mode == "bicubic" else max(0.0, 1 - abs(d))
+            if m[o].sum():
+                m[o] /= m[o].sum()
+        else:
+            source = scale * o if align_corners else scale * (o + 0.5) - 0.5
+            if mode != "bicubic":
+                source = max(source, 0.0)
+            first = min(math.floor(source), size_in - 1)
+            t = min(max(source - first, 0.0), 1.0)
+            if mode == "bicubic":
+                for k, w in zip(range(-1, 3), (_cubic(t + 1, -0.75), _cubic(t, -0.75),
+                                               _cubic(1 - t, -0.75), _cubic(2 - t, -0.75))):
+                    m[o, min(max(first + k, 0), size_in - 1)] += w
+            else:
+                m[o, first] += 1 - t
+                m[o, first + (first < size_in - 1)] += t
+    return m
+
+
+def interpolate(x, matrices):
+    """Apply one matrix per spatial dimension: ``y[.., o, ..] = sum_i M[o, i] x[.., i, ..]``."""
+    y = np.asarray(x, np.float64)
+    for axis, m in enumerate(matrices, start=2):
+        y = np.moveaxis(np.tensordot(m, np.moveaxis(y, axis, 0), axes=1), 0, axis)
+    return y

@@ -72,6 +72,9 @@ CALLS = {
                                                                         True),
                             (gy_like(X2), X2, rng.standard_normal(4))),
     "group_norm": (lambda x: npconv.group_norm(x, 2), (X2,)),
+    "interpolate_backward": (lambda gy, x: npconv.interpolate_backward(gy, x, (5, 7), None,
+                                                                       "bicubic"),
+                             (np.ones((2, 4, 5, 7)), X2)),
     "gelu_backward": (lambda gy, x: npconv.gelu_backward(gy, x), (gy_like(X2), X2)),
     "softmax": (lambda x: npconv.softmax(x, 1), (X2,)),
     "conv2d circular backward": (

@@ -35,6 +35,8 @@ from .ops.normalization import (batch_norm, batch_norm_backward, group_norm, gro
                                 instance_norm, instance_norm_backward, layer_norm,
                                 layer_norm_backward, local_response_norm,
                                 local_response_norm_backward)
+from .ops.interpolate import (interpolate, interpolate_backward, upsample, upsample_bilinear,
+                              upsample_nearest)
 from .ops.pad import pad, pad_backward
 from .ops.sizes import (conv_input_size_range, conv_output_size, conv_transpose_output_padding,
                         same_padding)
@@ -74,6 +76,7 @@ __all__ = [
     "max_unpool1d", "max_unpool2d", "max_unpool3d",
     "max_unpool1d_backward", "max_unpool2d_backward", "max_unpool3d_backward",
     "pad", "pad_backward",
+    "interpolate", "interpolate_backward", "upsample", "upsample_nearest", "upsample_bilinear",
     "batch_norm", "batch_norm_backward", "instance_norm", "instance_norm_backward",
     "layer_norm", "layer_norm_backward", "group_norm", "group_norm_backward",
     "local_response_norm", "local_response_norm_backward",
