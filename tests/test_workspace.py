@@ -134,3 +134,35 @@ ERRORS = [
 def test_error_messages(call, exception, message):
     with pytest.raises(exception, match=message):
         call()
+
+
+NEW_OPS = {
+    "lp_pool2d": lambda x, gy: npconv.lp_pool2d(x, 2, 3, 2),
+    "lp_pool2d_backward": lambda x, gy: npconv.lp_pool2d_backward(gy[:, :, :11, :11], x, 2, 3, 2),
+    "fractional_max_pool2d": lambda x, gy: npconv.fractional_max_pool2d(
+        x, 2, output_ratio=0.5, return_indices=True, rng=np.random.default_rng(0)),
+    "softmax": lambda x, gy: npconv.softmax(x, 1),
+    "log_softmax_backward": lambda x, gy: npconv.log_softmax_backward(gy, x, 1),
+    "gelu_backward": lambda x, gy: npconv.gelu_backward(gy, x),
+    "interpolate": lambda x, gy: npconv.interpolate(x, scale_factor=0.5, mode="bicubic"),
+    "interpolate_backward": lambda x, gy: npconv.interpolate_backward(gy, x, size=(24, 24),
+                                                                      mode="bilinear"),
+    "batch_norm_backward": lambda x, gy: npconv.batch_norm_backward(gy, x, None, None, None,
+                                                                    None, True),
+    "group_norm": lambda x, gy: npconv.group_norm(x, 4),
+    "local_response_norm_backward": lambda x, gy: npconv.local_response_norm_backward(gy, x, 5),
+    "conv2d reflect backward": lambda x, gy: npconv.conv2d_backward(
+        gy[:, :8], x, np.ones((8, 16, 3, 3), np.float32), padding=1, padding_mode="reflect"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NEW_OPS))
+def test_the_newer_operators_stay_inside_the_workspace(arrays, name):
+    x, _, gy = arrays
+    x = np.concatenate([x] * 4)         # 64 x 16 x 24 x 24 float32: 2.25 MiB, a sample 36 KiB
+    gy = np.concatenate([gy[:, :16]] * 4)
+    budget = 2 * MiB                    # a float64 copy of x is 4.5 MiB
+    with npconv.workspace(budget):
+        result, peak = traced_peak(lambda: NEW_OPS[name](x, gy))
+    # the chunk loops' own Python objects (slices, plans) come on top: a few KiB
+    assert peak <= budget + nbytes(result) + ITERATOR_BUFFERS + 16 * 1024, (name, peak / MiB)

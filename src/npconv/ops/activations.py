@@ -25,10 +25,11 @@ import warnings
 
 import numpy as np
 
+from .. import config
 from ..window.blocks import quiet
 from .arguments import FLOAT_DTYPES, _as_int, as_float_array
 from .common import check_grad_output
-from .pointwise import apply
+from .pointwise import BLOCK_CELLS, apply
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -61,13 +62,19 @@ def _gradient(op, grad_output, x):
     return check_grad_output(op, grad_output, x.shape, False, x)
 
 
-def _backward(op, grad_output, input, derivative):
+def _backward(op, grad_output, input, derivative, temporaries=8):
     """``grad_output * derivative`` cell by cell, in the dtype of ``input``."""
     x = as_float_array(input, op, "input")
     gy = _gradient(op, grad_output, x)
+    dtype = x.dtype
     if gy.dtype != x.dtype:
         x = x.astype(gy.dtype)
-    return apply(derivative, [gy, x], gy.dtype).astype(x.dtype, copy=False)
+    return apply(derivative, [gy, x], gy.dtype, temporaries).astype(dtype, copy=False)
+
+
+#: float64 temporaries per cell of the erf-based gelu (the series' terms and sums, the
+#: continued fraction, the masks and the products).
+_GELU_TEMPORARIES = 16
 
 
 # --- rectifiers and clamps ---------------------------------------------------------
@@ -352,14 +359,15 @@ def gelu(input, approximate="none"):
     array([-0.15865525,  0.        ,  0.84134475])
     """
     x = _input("gelu", input)
-    return apply(_gelu(_approximate("gelu", approximate)), [x], x.dtype)
+    return apply(_gelu(_approximate("gelu", approximate)), [x], x.dtype, _GELU_TEMPORARIES)
 
 
 @quiet
 def gelu_backward(grad_output, input, approximate="none"):
     """Gradient of :func:`gelu`: ``Phi(x) + x * phi(x)`` (or the derivative of the tanh form)."""
     return _backward("gelu_backward", grad_output, input,
-                     _gelu_derivative(_approximate("gelu_backward", approximate)))
+                     _gelu_derivative(_approximate("gelu_backward", approximate)),
+                     _GELU_TEMPORARIES)
 
 
 def _sigmoid(x):
@@ -560,6 +568,22 @@ def _softmax_arguments(op, input, dim, dtype):
     return x, dim % ndim if x.ndim else None
 
 
+def _in_blocks(compute, x, dim, *arrays):
+    """``compute(x, *arrays)`` over blocks of an axis other than ``dim``, so that the softmax's
+    temporaries (a few times a block of :data:`~npconv.ops.pointwise.BLOCK_CELLS`) stay small."""
+    if x.ndim < 2 or x.size <= BLOCK_CELLS:
+        return compute(x, *arrays)
+    axis = 0 if dim != 0 else 1
+    out = np.empty(x.shape, np.result_type(x, *arrays))
+    # about four temporaries of a block's size
+    cells = min(BLOCK_CELLS, config.get_workspace() // (4 * x.itemsize))
+    rows = max(1, cells // (x.size // x.shape[axis]))
+    for start in range(0, x.shape[axis], rows):
+        at = (slice(None),) * axis + (slice(start, start + rows),)
+        out[at] = compute(x[at], *(a[at] for a in arrays))
+    return out
+
+
 def _softmax(x, dim):
     shifted = np.exp(x - np.max(x, axis=dim, keepdims=True))
     return shifted / np.sum(shifted, axis=dim, keepdims=True)
@@ -590,7 +614,7 @@ def softmax(input, dim=None, *, dtype=None):
     array([[0.25, 0.75]])
     """
     x, dim = _softmax_arguments("softmax", input, dim, dtype)
-    return _softmax(x, dim) if x.ndim else np.ones_like(x)
+    return _in_blocks(lambda x: _softmax(x, dim), x, dim) if x.ndim else np.ones_like(x)
 
 
 @quiet
@@ -600,8 +624,10 @@ def softmax_backward(grad_output, input, dim=None, *, dtype=None):
     gy = _gradient("softmax_backward", grad_output, x).astype(x.dtype, copy=False)
     if not x.ndim:
         return np.zeros_like(x)
-    y = _softmax(x, dim)
-    return y * (gy - np.sum(gy * y, axis=dim, keepdims=True))
+    def gradient(x, gy):
+        y = _softmax(x, dim)
+        return y * (gy - np.sum(gy * y, axis=dim, keepdims=True))
+    return _in_blocks(gradient, x, dim, gy)
 
 
 @quiet
@@ -623,7 +649,7 @@ def log_softmax(input, dim=None, *, dtype=None):
     array([[0.25, 0.75]])
     """
     x, dim = _softmax_arguments("log_softmax", input, dim, dtype)
-    return _log_softmax(x, dim) if x.ndim else np.zeros_like(x)
+    return _in_blocks(lambda x: _log_softmax(x, dim), x, dim) if x.ndim else np.zeros_like(x)
 
 
 @quiet
@@ -633,7 +659,8 @@ def log_softmax_backward(grad_output, input, dim=None, *, dtype=None):
     gy = _gradient("log_softmax_backward", grad_output, x).astype(x.dtype, copy=False)
     if not x.ndim:
         return np.zeros_like(x)
-    return gy - np.exp(_log_softmax(x, dim)) * np.sum(gy, axis=dim, keepdims=True)
+    return _in_blocks(lambda x, gy: gy - np.exp(_log_softmax(x, dim))
+                      * np.sum(gy, axis=dim, keepdims=True), x, dim, gy)
 
 
 PUBLIC = ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",

@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .. import config
+from ..window.blocks import batch_chunks
 from .arguments import as_float_array, batched_float_array, check_ndim, promoted
 
 
@@ -185,3 +187,25 @@ def scatter_to_planes(grad_output, indices, grad_input, accumulate=False):
     else:
         flat = flat.astype(np.intp) + np.arange(0, planes.size, plane, dtype=np.intp)[:, None]
         np.add.at(planes.reshape(-1), flat.reshape(-1), values.reshape(-1))
+
+
+def sample_chunks(n_batch, sample_bytes, reserved=0):
+    """Batch chunks whose temporaries (``sample_bytes`` per sample) take at most a third of
+    the workspace (at least one sample), and a workspace scope with the rest, less
+    ``reserved`` bytes kept for the whole call, for the operators the chunk's computation
+    calls (``with scope: ...``)."""
+    budget = config.get_workspace()
+    chunks = batch_chunks(n_batch, sample_bytes, max(1, budget // 3))
+    largest = max((chunk.stop - chunk.start for chunk in chunks), default=0)
+    return chunks, config.workspace(max(1, budget - largest * sample_bytes - reserved))
+
+
+def by_samples(compute, n_batch, sample_bytes, shape, dtype):
+    """``compute(chunk)`` (the result's rows for a batch slice) over :func:`sample_chunks`,
+    assembled into a new array of ``shape`` and ``dtype``."""
+    out = np.empty(shape, dtype)
+    chunks, rest = sample_chunks(n_batch, sample_bytes)
+    with rest:
+        for chunk in chunks:
+            out[chunk] = compute(chunk)
+    return out

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import config, engine
-from ..window.blocks import batch_chunks
+from .. import engine
 from .arguments import (as_float_array, check_array_size, check_groups, check_ndim, make_window,
                         promoted, to_tuple, window_arguments)
 from .common import (add_bias, batched_input, bias_grad, check_bias, check_grad_output, documented,
-                     gradients_as, input_arrays, unbatch)
+                     gradients_as, input_arrays, sample_chunks, unbatch)
 from .padding import check_mode, padded, padded_adjoint, padded_shape
 
 #: ``padding_mode`` values, as torch's convolution modules.
@@ -59,18 +58,6 @@ def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, 
     return window, groups, mode_pads
 
 
-def _padded_chunks(n_batch, sample_bytes):
-    """Batch chunks for passes over mode-padded copies, and a workspace scope for the engine.
-
-    A chunk's copies (``sample_bytes`` per sample) take at most half the
-    workspace (at least one sample); the engine gets what they leave.
-    """
-    budget = config.get_workspace()
-    chunks = batch_chunks(n_batch, sample_bytes, max(1, budget // 2))
-    largest = max((chunk.stop - chunk.start for chunk in chunks), default=0)
-    return chunks, config.workspace(max(1, budget - largest * sample_bytes))
-
-
 def _shape_argument(value, lengths, op, name):
     """A shape given as a sequence of non-negative ints (``input_size``, ``weight_size``)."""
     if not isinstance(value, (tuple, list)) or isinstance(value, str):
@@ -94,7 +81,7 @@ def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padd
     else:
         y = np.empty((x.shape[0], w.shape[0]) + window.out_shape, x.dtype)
         sample_bytes = (x.shape[1] * window.in_volume + w.shape[0] * window.out_volume) * x.itemsize
-        chunks, rest = _padded_chunks(x.shape[0], sample_bytes)
+        chunks, rest = sample_chunks(x.shape[0], sample_bytes)
         with rest:
             for chunk in chunks:
                 y[chunk] = engine.forward(padded(op, x[chunk], mode_pads, padding_mode), w,
@@ -115,7 +102,9 @@ def _conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, 
         gx, gw = engine.backward(gy, window, groups, w.shape, weight=w, x=x)
     else:
         gx, gw = np.empty(x.shape, x.dtype), np.zeros(w.shape, x.dtype)
-        chunks, rest = _padded_chunks(x.shape[0], 2 * x.shape[1] * window.in_volume * x.itemsize)
+        # a chunk's weight gradient and their sum are kept beside the engine's temporaries
+        chunks, rest = sample_chunks(x.shape[0], 2 * x.shape[1] * window.in_volume * x.itemsize,
+                                     reserved=2 * gw.nbytes)
         with rest:
             for chunk in chunks:
                 gx_padded, gw_chunk = engine.backward(
@@ -143,7 +132,7 @@ def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dila
         gx, _ = engine.backward(gy, window, groups, w.shape, weight=w)
     else:
         gx = np.empty(shape, gy.dtype)
-        chunks, rest = _padded_chunks(shape[0], shape[1] * window.in_volume * gy.itemsize)
+        chunks, rest = sample_chunks(shape[0], shape[1] * window.in_volume * gy.itemsize)
         with rest:
             for chunk in chunks:
                 gx_padded, _ = engine.backward(gy[chunk], window, groups, w.shape, weight=w)
@@ -166,7 +155,8 @@ def _conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dil
     if mode_pads is None:
         return engine.backward(gy, window, groups, shape, x=x)[1]
     gw = np.zeros(shape, x.dtype)
-    chunks, rest = _padded_chunks(x.shape[0], x.shape[1] * window.in_volume * x.itemsize)
+    chunks, rest = sample_chunks(x.shape[0], x.shape[1] * window.in_volume * x.itemsize,
+                                 reserved=gw.nbytes)
     with rest:
         for chunk in chunks:
             gw += engine.backward(gy[chunk], window, groups, shape,

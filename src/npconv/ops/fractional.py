@@ -25,7 +25,7 @@ import numpy as np
 
 from .arguments import as_float_array, check_array_size, to_tuple
 from .common import (check_grad_output, check_index_range, check_indices, documented, pool_input,
-                     scatter_to_planes, unbatch)
+                     sample_chunks, scatter_to_planes, unbatch)
 
 
 def _output_shape(op, ndim, spatial, kernel, output_size, output_ratio):
@@ -106,6 +106,21 @@ def _maxima(x, kernel, shape, samples):
     return best.reshape((batch, channels) + shape), where.reshape((batch, channels) + shape)
 
 
+#: Output-sized temporaries of :func:`_maxima`, in 8-byte cells: window starts, the best
+#: values and their indices, one offset's indices, values and winners.
+_TEMPORARIES = 6
+
+
+def _maxima_by_samples(x, kernel, shape, samples):
+    """:func:`_maxima` over batch chunks whose temporaries fit the workspace."""
+    values = np.empty(x.shape[:2] + shape, x.dtype)
+    indices = np.empty(values.shape, np.int64)
+    chunks, _ = sample_chunks(x.shape[0], _TEMPORARIES * 8 * math.prod(values.shape[1:]))
+    for chunk in chunks:
+        values[chunk], indices[chunk] = _maxima(x[chunk], kernel, shape, samples[chunk])
+    return values, indices
+
+
 def _arguments(op, ndim, input, kernel_size, output_size, output_ratio):
     x, unbatched = pool_input(op, ndim, input)
     kernel = to_tuple(kernel_size, ndim, op, "kernel_size")
@@ -119,7 +134,7 @@ def _fractional_max_pool(op, ndim, input, kernel_size, output_size, output_ratio
     x, unbatched, kernel, shape = _arguments(op, ndim, input, kernel_size, output_size,
                                              output_ratio)
     samples = _samples(op, ndim, x.shape[0], x.shape[1], x.dtype, random_samples, rng)
-    values, indices = _maxima(x, kernel, shape, samples)
+    values, indices = _maxima_by_samples(x, kernel, shape, samples)
     if return_indices:
         return unbatch(values, unbatched), unbatch(indices, unbatched)
     return unbatch(values, unbatched)
@@ -135,7 +150,7 @@ def _fractional_max_pool_backward(op, ndim, grad_output, input, kernel_size, out
             raise ValueError(f"{op}(): give the `indices` of the forward pass or its "
                              f"`_random_samples` (the windows were drawn at random)")
         samples = _samples(op, ndim, x.shape[0], x.shape[1], x.dtype, random_samples, None)
-        index = _maxima(x, kernel, shape, samples)[1]
+        index = _maxima_by_samples(x, kernel, shape, samples)[1]
     else:
         index = check_indices(op, indices, x.shape[:2] + shape, unbatched)
         check_index_range(op, index, x.shape[2:])

@@ -17,7 +17,9 @@ with means over the same cells; ``grad_weight`` and ``grad_bias`` sum
 ``grad_output * x_hat`` and ``grad_output`` over everything but the channel
 (or ``normalized_shape``) axes.  Statistics are accumulated in float64 and
 results returned in the input's dtype.  The work runs in blocks of samples
-(of channels for ``batch_norm``) whose float64 temporaries fit the workspace.
+whose float64 temporaries (a few copies of the block) fit the workspace, or
+one sample where one does not (``batch_norm`` sums its per-channel
+statistics over the blocks in extra passes).
 
 ``batch_norm`` and ``instance_norm`` in training update ``running_mean`` and
 ``running_var`` in place, as torch, with the unbiased variance: the one
@@ -94,13 +96,14 @@ def _broadcast(parameter, ndim, axis=1):
 
 # --- the kernels --------------------------------------------------------------------
 
-def _blocks(length, cells_per_unit):
-    """Slices of ``range(length)`` whose float64 temporaries fit the workspace's share."""
+def _blocks(length, cells_per_unit, temporaries=None):
+    """Slices of ``range(length)`` whose float64 temporaries (``temporaries`` copies of a block,
+    :data:`_TEMPORARIES` by default) fit a thread's share of the workspace."""
     resources = config.resources()
     if not cells_per_unit:  # nothing to normalise
         return [], resources
     budget = resources.workspace // max(1, resources.threads)
-    per_block = max(1, budget // (_TEMPORARIES * 8 * cells_per_unit))
+    per_block = max(1, budget // ((temporaries or _TEMPORARIES) * 8 * cells_per_unit))
     return [slice(start, start + per_block) for start in range(0, length, per_block)], resources
 
 
@@ -130,78 +133,112 @@ def _run(kernel, blocks, resources):
 
 
 # --- batch and instance norm: per-channel affine, statistics per channel or per plane -----
+#
+# Both run in blocks of samples.  Instance norm's statistics are each plane's own; batch
+# norm's pool the whole batch per channel, so they are summed over the blocks first (the
+# mean, then the squared deviations from it), and its backward pass sums its two means over
+# the blocks before it computes the input gradient.
 
-def _layout(x, by_channel):
-    """``(statistics axes, blocked length, block -> index, block -> channels)``.
+def _per_channel(values, ndim):
+    """A ``(C,)`` float64 array shaped to broadcast along the channel axis."""
+    return _broadcast(np.asarray(values, np.float64), ndim)
 
-    ``by_channel`` (batch norm): statistics over the batch and spatial cells
-    of each channel, blocks of channels; else (instance norm) over each
-    ``(n, c)`` plane, blocks of samples.
-    """
+
+def _channel_sums(compute, x, blocks, resources):
+    """``sum over blocks of compute(block)``: per-channel sums, each ``(k, C)``."""
+    return sum(_run(compute, blocks, resources), np.zeros((1, x.shape[1])))
+
+
+def _pooled_statistics(x, blocks, resources):
+    """Per channel, the mean and biased variance over the batch and the spatial cells."""
+    reduce = (0,) + tuple(range(2, x.ndim))
+    count = max(1, x.size // max(1, x.shape[1]))
+    mean = _channel_sums(lambda block: np.sum(x[block], axis=reduce, dtype=np.float64),
+                         x, blocks, resources)[0] / count
+    centre = _per_channel(mean, x.ndim)
+    squares = _channel_sums(lambda block: np.sum(np.square(x[block] - centre), axis=reduce),
+                            x, blocks, resources)[0] / count
+    return mean, squares
+
+
+def _channel_statistics(x, arrays, mode, blocks, resources):
+    """``(mean, var)`` broadcastable per channel, or None for each plane's own (``mode``
+    ``'plane'``); ``mode`` ``'batch'`` pools the batch, ``'running'`` reads the running ones."""
+    if mode == "plane":
+        return None
+    if mode == "batch":
+        mean, var = _pooled_statistics(x, blocks, resources)
+    else:
+        mean, var = arrays["running_mean"], arrays["running_var"]
+    return _per_channel(mean, x.ndim), _per_channel(var, x.ndim)
+
+
+def _channelwise(x, arrays, mode, eps, dtype):
+    """The normalised ``x``, and per channel the mean of its sets' means and variances."""
     spatial = tuple(range(2, x.ndim))
-    if by_channel:
-        return (0,) + spatial, x.shape[1], (lambda block: (slice(None), block)), (lambda b: b)
-    return spatial, x.shape[0], (lambda block: (block,)), (lambda block: slice(None))
-
-
-def _channel_arrays(arrays, channels, ndim, names):
-    return [None if arrays[name] is None else _broadcast(arrays[name][channels], ndim)
-            for name in names]
-
-
-def _channelwise(x, arrays, own_statistics, eps, by_channel, dtype):
-    """The normalised ``x`` and, per channel, the means of its sets' means and variances."""
-    axes, length, index, channels_of = _layout(x, by_channel)
     y = np.empty(x.shape, dtype)
-    blocks, resources = _blocks(length, x.size // max(1, length))
+    blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]))
+    fixed = _channel_statistics(x, arrays, mode, blocks, resources)
+    weight, bias = (None if arrays[k] is None else _per_channel(arrays[k], x.ndim)
+                    for k in ("weight", "bias"))
 
     def normalise(block):
-        at, channels = index(block), channels_of(block)
-        weight, bias = _channel_arrays(arrays, channels, x.ndim, ("weight", "bias"))
-        if own_statistics:
-            centred, mean, var = _statistics(x[at], axes)
+        if fixed is None:
+            centred, mean, var = _statistics(x[block], spatial)
         else:
-            mean, var = (a.astype(np.float64) for a in _channel_arrays(
-                arrays, channels, x.ndim, ("running_mean", "running_var")))
-            centred = x[at] - mean
-        y[at] = _affine(centred / np.sqrt(var + eps), weight, bias)
-        return channels, mean, var
+            (mean, var), centred = fixed, x[block] - fixed[0]
+        y[block] = _affine(centred / np.sqrt(var + eps), weight, bias)
+        if fixed is None:
+            return np.stack([mean.reshape(-1, x.shape[1]).sum(axis=0),
+                             var.reshape(-1, x.shape[1]).sum(axis=0)])
+        return np.zeros((2, x.shape[1]))
 
-    sums = np.zeros((2, x.shape[1]))
-    for channels, mean, var in _run(normalise, blocks, resources):
-        width = len(range(x.shape[1])[channels])
-        sums[0, channels] += mean.reshape(-1, width).sum(axis=0)
-        sums[1, channels] += var.reshape(-1, width).sum(axis=0)
-    sets = 1 if by_channel else max(1, x.shape[0])
-    return y, sums[0] / sets, sums[1] / sets
+    sums = _channel_sums(normalise, x, blocks, resources)
+    if fixed is not None:
+        return y, fixed[0].ravel(), fixed[1].ravel()
+    return y, sums[0] / max(1, x.shape[0]), sums[1] / max(1, x.shape[0])
 
 
-def _channelwise_backward(gy, x, arrays, own_statistics, eps, by_channel):
+def _channelwise_backward(gy, x, arrays, mode, eps):
     """``(grad_input, grad_weight, grad_bias)`` of :func:`_channelwise` (per-channel gradients)."""
-    axes, length, index, channels_of = _layout(x, by_channel)
-    reduce = (0,) + tuple(range(2, x.ndim))
+    spatial = tuple(range(2, x.ndim))
+    reduce = (0,) + spatial
     grad_input = np.empty(x.shape, gy.dtype)
-    blocks, resources = _blocks(length, x.size // max(1, length))
+    blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]))
+    fixed = _channel_statistics(x, arrays, mode, blocks, resources)
+    weight = None if arrays["weight"] is None else _per_channel(arrays["weight"], x.ndim)
+
+    def normalised(block):
+        """``(x_hat, 1/sigma, h = grad_output * weight)`` of a block."""
+        if fixed is None:
+            centred, _, var = _statistics(x[block], spatial)
+        else:
+            centred, var = x[block] - fixed[0], fixed[1]
+        inverse = 1 / np.sqrt(var + eps)
+        g = gy[block]
+        return centred * inverse, inverse, (g if weight is None else g * weight)
+
+    pooled_means = None
+    if mode == "batch":  # mean(h) and mean(h * x_hat) over the batch, per channel
+        def means(block):
+            x_hat, _, h = normalised(block)
+            return np.stack([np.sum(h, axis=reduce, dtype=np.float64),
+                             np.sum(h * x_hat, axis=reduce)])
+        count = max(1, x.size // max(1, x.shape[1]))
+        pooled_means = [_per_channel(m, x.ndim) for m in _channel_sums(means, x, blocks,
+                                                                       resources) / count]
 
     def differentiate(block):
-        at, channels = index(block), channels_of(block)
-        g = gy[at]
-        weight, mean, var = _channel_arrays(arrays, channels, x.ndim,
-                                            ("weight", "running_mean", "running_var"))
-        if own_statistics:
-            centred, _, var = _statistics(x[at], axes)
+        x_hat, inverse, h = normalised(block)
+        if mode == "plane":
+            grad_input[block] = _gradient_of_normalised(h, x_hat, inverse, spatial)
+        elif mode == "batch":
+            grad_input[block] = (h - pooled_means[0] - x_hat * pooled_means[1]) * inverse
         else:
-            centred = x[at] - mean
-        inverse = 1 / np.sqrt(var + eps)
-        x_hat = centred * inverse
-        h = g if weight is None else g * weight
-        grad_input[at] = (_gradient_of_normalised(h, x_hat, inverse, axes) if own_statistics
-                          else h * inverse)
-        return channels, np.sum(g * x_hat, axis=reduce)
+            grad_input[block] = h * inverse
+        return np.sum(gy[block] * x_hat, axis=reduce)[np.newaxis]
 
-    grad_weight = np.zeros(x.shape[1])
-    for channels, partial in _run(differentiate, blocks, resources):
-        grad_weight[channels] += partial
+    grad_weight = _channel_sums(differentiate, x, blocks, resources)[0]
     return grad_input, grad_weight, gy.sum(axis=reduce, dtype=np.float64)
 
 
@@ -278,7 +315,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     op = "batch_norm"
     x, arrays, momentum, eps = _batch_arguments(op, input, running_mean, running_var, weight,
                                                 bias, training, momentum, eps, updates=True)
-    y, mean, var = _channelwise(x, arrays, training, eps, True,
+    y, mean, var = _channelwise(x, arrays, "batch" if training else "running", eps,
                                 _dtype(x, arrays["weight"], arrays["bias"]))
     cells = x.size // max(1, x.shape[1])
     if training and cells:
@@ -308,7 +345,8 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
                                          training, momentum, eps, updates=False)
     gy = check_grad_output(op, grad_output, x.shape, False, x)
     return _gradients((input, weight, bias), arrays,
-                      _channelwise_backward(gy, x, arrays, training, eps, True))
+                      _channelwise_backward(gy, x, arrays, "batch" if training else "running",
+                                            eps))
 
 
 # --- instance norm ----------------------------------------------------------------------
@@ -365,7 +403,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     x, arrays, momentum, eps = _instance_arguments(op, input, running_mean, running_var, weight,
                                                    bias, use_input_stats, momentum, eps,
                                                    updates=True)
-    y, mean, var = _channelwise(x, arrays, use_input_stats, eps, False,
+    y, mean, var = _channelwise(x, arrays, "plane" if use_input_stats else "running", eps,
                                 _dtype(x, arrays["weight"], arrays["bias"]))
     cells = math.prod(x.shape[2:])
     if use_input_stats and x.shape[0]:
@@ -395,7 +433,8 @@ def instance_norm_backward(grad_output, input, running_mean=None, running_var=No
                                             use_input_stats, momentum, eps, updates=False)
     gy = check_grad_output(op, grad_output, x.shape, False, x)
     return _gradients((input, weight, bias), arrays,
-                      _channelwise_backward(gy, x, arrays, use_input_stats, eps, False))
+                      _channelwise_backward(gy, x, arrays,
+                                            "plane" if use_input_stats else "running", eps))
 
 
 # --- layer norm ----------------------------------------------------------------------------
@@ -672,7 +711,7 @@ def local_response_norm_backward(grad_output, input, size, alpha=0.0001, beta=0.
     x, size, alpha, beta, k = _lrn_arguments(op, input, size, alpha, beta, k)
     gy = check_grad_output(op, grad_output, x.shape, False, x)
     grad_input = np.empty(x.shape, gy.dtype)
-    blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]))
+    blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]), temporaries=8)
 
     def differentiate(block):
         part, g = x[block].astype(np.float64), gy[block]

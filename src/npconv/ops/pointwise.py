@@ -18,26 +18,25 @@ from ..window.blocks import run_blocks
 BLOCK_CELLS = 1 << 18
 
 
-def apply(kernel, arrays, dtype):
+def apply(kernel, arrays, dtype, temporaries=8):
     """``kernel(*blocks) -> block`` over same-shape ``arrays``, into a new array of ``dtype``.
 
     C-contiguous operands are cut into flat blocks; others into blocks of
-    their leading axis (a block is then at least one sub-array).  Every
-    block's temporaries are at most a few times the workspace's share of a
-    thread.
+    their leading axis (a block is then at least one sub-array).  A block's
+    ``temporaries`` float64 copies fit a thread's share of the workspace.
     """
     shape = arrays[0].shape
     out = np.empty(shape, dtype)
-    if out.size <= BLOCK_CELLS:
+    resources = config.resources()
+    if out.size <= min(BLOCK_CELLS, resources.workspace // (8 * temporaries)):
         out[...] = kernel(*arrays)
         return out
-    resources = config.resources()
     if all(a.flags.c_contiguous for a in arrays):
         operands, target = [a.reshape(-1) for a in arrays], out.reshape(-1)
     else:
         operands, target = arrays, out
     per_row = max(1, target[0].size if target.ndim > 1 else 1)
-    cells = min(BLOCK_CELLS, resources.workspace // (8 * 8 * resources.threads))
+    cells = min(BLOCK_CELLS, resources.workspace // (8 * temporaries * resources.threads))
     step = max(1, cells // per_row)
     blocks = [slice(start, start + step) for start in range(0, len(target), step)]
 

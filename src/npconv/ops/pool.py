@@ -32,8 +32,8 @@ from ..window.blocks import plane_bands, plane_blocks, quiet, run_blocks
 from ..window.geometry import Window
 from ..window.phases import flat_phases
 from .arguments import make_window, window_arguments
-from .common import (check_grad_output, check_index_range, check_indices, documented, pool_input, scatter_to_planes,
-                     unbatch)
+from .common import (by_samples, check_grad_output, check_index_range, check_indices, documented,
+                     pool_input, scatter_to_planes, unbatch)
 
 _ALL2 = (slice(None), slice(None))
 
@@ -501,30 +501,54 @@ def _lp_scaled(average, cells):
     return np.sign(average) * np.maximum(np.abs(average), 0) * cells
 
 
+#: Temporaries of LP pooling per sample, in input-sized arrays: the powers and the average
+#: (forward); the powers, the average and four gradients of its size, two of the input's (backward).
+_LP_FORWARD_COPIES, _LP_BACKWARD_COPIES = 2, 7
+
+
 @quiet
 def _lp_pool(op, ndim, input, norm_type, kernel_size, stride, ceil_mode):
     x, unbatched, p, cells = _lp_arguments(op, ndim, input, norm_type, kernel_size)
-    average = _avg_pool(op, ndim, np.power(x, p), kernel_size, stride, 0, ceil_mode, True, None)
-    return unbatch(np.power(_lp_scaled(average, cells), 1 / p), unbatched)
+    shape = _lp_shape(op, ndim, x, kernel_size, stride, ceil_mode)
+
+    def pooled(chunk):
+        average = _avg_pool(op, ndim, np.power(x[chunk], p), kernel_size, stride, 0, ceil_mode,
+                            True, None)
+        return np.power(_lp_scaled(average, cells), 1 / p)
+
+    y = by_samples(pooled, x.shape[0], _LP_FORWARD_COPIES * x[:1].nbytes, shape, x.dtype)
+    return unbatch(y, unbatched)
+
+
+def _lp_shape(op, ndim, x, kernel_size, stride, ceil_mode):
+    window = pool_window(op, ndim, x.shape[2:], kernel_size, stride, 0, 1, ceil_mode)
+    return x.shape[:2] + window.out_shape
 
 
 @quiet
 def _lp_pool_backward(op, ndim, grad_output, input, norm_type, kernel_size, stride, ceil_mode):
     x, unbatched, p, cells = _lp_arguments(op, ndim, input, norm_type, kernel_size)
-    powered = np.power(x, p)
-    average = _avg_pool(op, ndim, powered, kernel_size, stride, 0, ceil_mode, True, None)
-    gy = check_grad_output(op, grad_output, average.shape, unbatched, x)
-    gy = gy.astype(x.dtype, copy=False)
+    gy = check_grad_output(op, grad_output, _lp_shape(op, ndim, x, kernel_size, stride, ceil_mode),
+                           unbatched, x).astype(x.dtype, copy=False)
     if p == 0:  # torch's pow has no gradient for an exponent of 0
         return unbatch(np.zeros_like(x), unbatched)
-    # torch's chain: the power 1/p, the scaling (no gradient where the average is 0), the
-    # average's adjoint, the power p
-    grad_scaled = gy * (1 / p) * np.power(_lp_scaled(average, cells), 1 / p - 1) * cells
-    sign = np.sign(average)
-    grad_average = np.where(np.abs(average) <= 0, x.dtype.type(0), grad_scaled * sign * sign)
-    grad_powered = _avg_pool_backward(op, ndim, grad_average, powered, kernel_size, stride, 0,
-                                      ceil_mode, True, None)
-    return unbatch(grad_powered * (p * np.power(x, p - 1)), unbatched)
+
+    def gradient(chunk):
+        # torch's chain: the power 1/p, the scaling (no gradient where the average is 0), the
+        # average's adjoint, the power p
+        powered = np.power(x[chunk], p)
+        average = _avg_pool(op, ndim, powered, kernel_size, stride, 0, ceil_mode, True, None)
+        grad_scaled = (gy[chunk] * (1 / p) * np.power(_lp_scaled(average, cells), 1 / p - 1)
+                       * cells)
+        sign = np.sign(average)
+        grad_average = np.where(np.abs(average) <= 0, x.dtype.type(0), grad_scaled * sign * sign)
+        grad_powered = _avg_pool_backward(op, ndim, grad_average, powered, kernel_size, stride,
+                                          0, ceil_mode, True, None)
+        return grad_powered * (p * np.power(x[chunk], p - 1))
+
+    grad_input = by_samples(gradient, x.shape[0], _LP_BACKWARD_COPIES * x[:1].nbytes, x.shape,
+                            x.dtype)
+    return unbatch(grad_input, unbatched)
 
 
 _LP_DOC = """{ndim}-D power-average pooling, as ``torch.nn.functional.{name}``.
