@@ -90,3 +90,17 @@ def check_convolution_gradients(name, x, w, b, arguments, algorithm, rng):
         check_directional_derivatives(lambda x, w, b: forward(x, w, b, **arguments),
                                       lambda u, x, w, b: backward(u, x, w, b, **arguments),
                                       [x, w, b], rng)
+
+
+def interpolate_torch_differs(mode, spatial, arguments, out_shape):
+    """``(forward, backward)``: whether torch's CPU kernel, forward or backward, disagrees with
+    the rest of torch there (``interpolate``'s notes); npconv's backward is its forward's adjoint."""
+    scaled = arguments.get("scale_factor") and not arguments.get("recompute_scale_factor")
+    if mode == "nearest" and len(spatial) != 2 and scaled:
+        return any(m in (n, 2 * n) for n, m in zip(spatial, out_shape)), False
+    if mode == "bicubic" and not arguments.get("antialias") and scaled:
+        return False, any(m == n for n, m in zip(spatial, out_shape))
+    if arguments.get("antialias"):
+        return (spatial[-1] == 1 or out_shape[-1] == 1,
+                bool(scaled) and any(m == n for n, m in zip(spatial, out_shape)))
+    return False, False

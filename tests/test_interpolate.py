@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 import npconv
 import reference
-from helpers import check_directional_derivatives, noncontiguous, torch_or_skip
+from helpers import (check_directional_derivatives, interpolate_torch_differs, noncontiguous,
+                     torch_or_skip)
 
 CASES = [
     # spatial, mode, arguments
@@ -120,19 +121,6 @@ def configs(draw):
     return mode, spatial, arguments
 
 
-def torch_differs(mode, spatial, arguments, out_shape):
-    """``(forward, backward)``: whether torch's CPU kernel, forward or backward, disagrees with
-    the rest of torch there (``interpolate``'s notes); npconv's backward is its forward's adjoint."""
-    scaled = arguments.get("scale_factor") and not arguments.get("recompute_scale_factor")
-    if mode == "nearest" and len(spatial) != 2 and scaled:
-        return any(m in (n, 2 * n) for n, m in zip(spatial, out_shape)), False
-    if mode == "bicubic" and not arguments.get("antialias") and scaled:
-        return False, any(m == n for n, m in zip(spatial, out_shape))
-    if arguments.get("antialias"):
-        return spatial[-1] == 1 or out_shape[-1] == 1, False
-    return False, False
-
-
 @settings(max_examples=150, deadline=None)
 @given(config=configs(), dtype=st.sampled_from([np.float32, np.float64]),
        seed=st.integers(0, 2**16))
@@ -150,7 +138,7 @@ def test_parity_with_torch(config, dtype, seed):
     gy = rng.standard_normal(y.shape).astype(dtype)
     ty.backward(torch.tensor(gy))
     tolerance = 2e-5 if dtype == np.float32 else 1e-12
-    forward_differs, backward_differs = torch_differs(mode, spatial, arguments, y.shape[2:])
+    forward_differs, backward_differs = interpolate_torch_differs(mode, spatial, arguments, y.shape[2:])
     if not forward_differs:
         np.testing.assert_allclose(y, ty.detach().numpy(), rtol=tolerance, atol=tolerance)
     if not backward_differs:

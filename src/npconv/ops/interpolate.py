@@ -357,15 +357,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     copied in every mode but bicubic (without antialiasing), whatever
     ``scale_factor`` says, as torch.
 
-    Three of torch's CPU kernels disagree with the rest of torch, and npconv
+    Four of torch's CPU kernels disagree with the rest of torch, and npconv
     follows the rest (its backward pass is always its forward pass's
     adjoint): ``nearest`` in 1-D and 3-D applies ``scale_factor`` where the
     output keeps the input's size or doubles it, where torch's 2-D kernel
     and all its backward passes copy (``o``) or halve (``o // 2``) as its
     ``nearest_idx`` says; ``bicubic``'s backward pass copies a dimension
     whose size does not change where its forward pass applies
-    ``scale_factor``; and ``antialias`` with a last dimension of one cell
-    reads the wrong cells in torch.
+    ``scale_factor``, and ``antialias``'s backward pass the other way
+    round; and ``antialias`` with a last dimension of one cell reads the
+    wrong cells in torch.
 
     Examples
     --------
