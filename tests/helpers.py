@@ -104,3 +104,19 @@ def interpolate_torch_differs(mode, spatial, arguments, out_shape):
         return (spatial[-1] == 1 or out_shape[-1] == 1,
                 bool(scaled) and any(m == n for n, m in zip(spatial, out_shape)))
     return False, False
+
+
+def check_module_against_torch(torch, module, reference, x, rng):
+    """A module's forward, input gradient and parameter gradients (in order) against the same
+    torch module's, in float64."""
+    tx = torch.tensor(x, requires_grad=True)
+    ty = reference(tx)
+    y = module(x)
+    assert_close(y, ty.detach().numpy(), np.float64, "forward")
+    gy = rng.standard_normal(y.shape)
+    ty.backward(torch.tensor(gy))
+    assert_close(module.backward(gy), tx.grad.numpy(), np.float64, "grad_input")
+    ours, theirs = list(module.parameters()), list(reference.parameters())
+    assert len(ours) == len(theirs)
+    for parameter, tensor in zip(ours, theirs):
+        assert_close(parameter.grad, tensor.grad.numpy(), np.float64, "parameter gradient")

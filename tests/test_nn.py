@@ -6,7 +6,7 @@ import pytest
 import npconv
 from npconv import nn
 from npconv.testing import directional_error
-from helpers import assert_close
+from helpers import assert_close, check_module_against_torch
 
 RNG = np.random.default_rng
 
@@ -396,13 +396,5 @@ def test_conv_padding_mode_matches_torch_layers(mode):
     with torch.no_grad():
         reference.weight.copy_(torch.tensor(layer.weight.data))
         reference.bias.copy_(torch.tensor(layer.bias.data))
-    x = RNG(1).standard_normal((2, 3, 7, 6))
-    tx = torch.tensor(x, requires_grad=True)
-    ty = reference(tx)
-    y = layer(x)
-    assert_close(y, ty.detach().numpy(), np.float64, "forward")
-    gy = RNG(2).standard_normal(y.shape)
-    ty.backward(torch.tensor(gy))
-    assert_close(layer.backward(gy), tx.grad.numpy(), np.float64, "grad_input")
-    assert_close(layer.weight.grad, reference.weight.grad.numpy(), np.float64, "grad_weight")
-    assert_close(layer.bias.grad, reference.bias.grad.numpy(), np.float64, "grad_bias")
+    check_module_against_torch(torch, layer, reference, RNG(1).standard_normal((2, 3, 7, 6)),
+                               RNG(2))

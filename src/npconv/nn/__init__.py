@@ -15,14 +15,19 @@
 """
 
 from .init import manual_seed
+from .activations import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
+                          LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh)
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv1d, Conv2d, Conv3d,
-                     ConvTranspose2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU,
-                     Sigmoid, Tanh)
+                     ConvTranspose2d, Dropout, Flatten, Linear, MaxPool2d)
 from .losses import CrossEntropyLoss, MSELoss, log_softmax
-from .module import Module, Parameter, Sequential
+from .containers import Identity, ModuleDict, ModuleList, Parallel, Residual, Sequential
+from .module import Module, Parameter
 from .optim import SGD, Adam, AdamW, Optimizer
 
-__all__ = ["Module", "Parameter", "Sequential", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d",
-           "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "LeakyReLU", "Tanh",
-           "Sigmoid", "Flatten", "Dropout", "BatchNorm2d", "CrossEntropyLoss", "MSELoss",
-           "log_softmax", "SGD", "Adam", "AdamW", "Optimizer", "manual_seed"]
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
+           "Residual", "Parallel", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d",
+           "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "ReLU", "ReLU6", "LeakyReLU",
+           "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Hardtanh",
+           "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
+           "BatchNorm2d", "CrossEntropyLoss", "MSELoss", "log_softmax", "SGD", "Adam", "AdamW",
+           "Optimizer", "manual_seed"]

@@ -215,58 +215,6 @@ class AdaptiveAvgPool2d(_Pool2d):
         return adaptive.adaptive_avg_pool2d_backward(grad_output, self._input, **self.options)
 
 
-class ReLU(Module):
-    """``max(x, 0)``, as torch: NaN stays NaN, and the gradient is 0 where ``x <= 0``
-    (so it passes at NaN)."""
-
-    def forward(self, x):
-        self._passes = ~(x <= 0)  # x > 0, or NaN
-        return np.where(self._passes, x, 0).astype(x.dtype, copy=False)
-
-    def backward(self, grad_output):
-        return grad_output * self._passes
-
-
-class LeakyReLU(Module):
-    """``x`` where positive, ``negative_slope * x`` elsewhere, as ``torch.nn.LeakyReLU``."""
-
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x):
-        self._positive = x > 0
-        return np.where(self._positive, x, x * self.negative_slope).astype(x.dtype, copy=False)
-
-    def backward(self, grad_output):
-        return np.where(self._positive, grad_output,
-                        grad_output * self.negative_slope).astype(grad_output.dtype, copy=False)
-
-    def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
-
-
-class Tanh(Module):
-    def forward(self, x):
-        self._output = np.tanh(x)
-        return self._output
-
-    def backward(self, grad_output):
-        return grad_output * (1 - self._output * self._output)
-
-
-class Sigmoid(Module):
-    """``1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
-
-    def forward(self, x):
-        e = np.exp(-np.abs(x))
-        self._output = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-        return self._output
-
-    def backward(self, grad_output):
-        return grad_output * self._output * (1 - self._output)
-
-
 class Flatten(Module):
     """Merge dimensions ``start_dim..end_dim`` into one, as ``torch.nn.Flatten``."""
 
@@ -315,8 +263,6 @@ class BatchNorm2d(Module):
     statistics with its unbiased variance; evaluation uses the running statistics.
     """
 
-    buffers = ("running_mean", "running_var", "num_batches_tracked")
-
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, *, dtype=np.float32):
         super().__init__()
@@ -324,11 +270,10 @@ class BatchNorm2d(Module):
         self.track_running_stats = track_running_stats
         self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
-        self.running_mean = np.zeros(num_features, dtype)
-        self.running_var = np.ones(num_features, dtype)
-        self.num_batches_tracked = np.zeros((), np.int64)
-        if not track_running_stats:
-            self.buffers = ()
+        tracked = track_running_stats
+        self.register_buffer("running_mean", np.zeros(num_features, dtype) if tracked else None)
+        self.register_buffer("running_var", np.ones(num_features, dtype) if tracked else None)
+        self.register_buffer("num_batches_tracked", np.zeros((), np.int64) if tracked else None)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.num_features:
@@ -386,7 +331,8 @@ def _data(parameter):
 
 
 def _accumulate(parameter, gradient):
-    if parameter is not None:
+    """Add ``gradient`` to a parameter's, unless it is absent or frozen."""
+    if parameter is not None and parameter.requires_grad:
         parameter.grad += gradient
 
 
@@ -395,5 +341,4 @@ def _options(options):
 
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d",
-           "AdaptiveAvgPool2d", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "Flatten", "Dropout",
-           "BatchNorm2d"]
+           "AdaptiveAvgPool2d", "Flatten", "Dropout", "BatchNorm2d"]

@@ -15,34 +15,62 @@ forward's output is a ValueError.  Subclasses get these checks by defining
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
 
 class Parameter:
-    """A trainable array and its gradient (same shape and dtype)."""
+    """A trainable array and its gradient (same shape and dtype).
 
-    def __init__(self, data):
+    ``requires_grad=False`` freezes it: layers add no gradient to it and
+    optimisers leave it alone (:meth:`Module.requires_grad_`).
+    """
+
+    def __init__(self, data, requires_grad=True):
         self.data = np.asarray(data)
         self.grad = np.zeros_like(self.data)
+        self.requires_grad = bool(requires_grad)
 
     @property
     def shape(self):
         return self.data.shape
 
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = bool(requires_grad)
+        return self
+
     def __repr__(self):
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+        frozen = "" if self.requires_grad else ", requires_grad=False"
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
+
+
+class IncompatibleKeys(NamedTuple):
+    """What :meth:`Module.load_state_dict` did not match, as torch's namedtuple."""
+
+    missing_keys: list
+    unexpected_keys: list
+
+
+def _holds_modules(value):
+    """Whether ``value`` is a plain list, tuple or dict holding a Module (never registered)."""
+    if isinstance(value, dict):
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return False
+    return any(isinstance(item, Module) for item in value)
 
 
 class Module:
-    """Base of every layer and container.
+    """Base of every layer and container, with torch's registration rules.
 
-    Sub-modules and :class:`Parameter` attributes are found in the order they
-    were assigned; ``buffers`` names array attributes that belong in the
-    state dict without being trained (BatchNorm's running statistics).
+    Assigning a :class:`Parameter` or a Module to an attribute registers it,
+    in assignment order; :meth:`register_buffer` registers an array that
+    belongs in the state dict without being trained (running statistics).
+    A plain list, tuple or dict of modules is refused, with a pointer to
+    :class:`ModuleList` and :class:`ModuleDict`: its modules would otherwise
+    be skipped by :meth:`parameters` and :meth:`state_dict`.
     """
-
-    buffers = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -52,10 +80,101 @@ class Module:
             cls.backward = _checked_backward(vars(cls)["backward"])
 
     def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", {})
         self.training = True
 
-    def __call__(self, x):
-        return self.forward(x)
+    # --- registration ----------------------------------------------------------------
+
+    def __setattr__(self, name, value):
+        stores = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
+        if isinstance(value, (Parameter, Module)) and None in stores:
+            raise AttributeError(f"{type(self).__name__}: call Module.__init__() before "
+                                 f"assigning `{name}`")
+        if isinstance(value, Parameter):
+            self._forget(name)
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            self._modules[name] = value
+        elif stores[0] is not None and name in self._parameters:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: `{name}` is a parameter; assign a "
+                                f"Parameter or None, got {type(value).__name__}")
+            self._parameters[name] = None
+        elif stores[1] is not None and name in self._modules:
+            if value is not None:
+                raise TypeError(f"{type(self).__name__}: `{name}` is a sub-module; assign a "
+                                f"Module or None, got {type(value).__name__}")
+            self._modules[name] = None
+        elif self.__dict__.get("_buffers") is not None and name in self._buffers:
+            self._buffers[name] = None if value is None else np.asarray(value)
+        elif _holds_modules(value):
+            kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
+            raise TypeError(f"{type(self).__name__}: `{name}` holds modules in a plain "
+                            f"{type(value).__name__}, whose parameters no optimiser or state "
+                            f"dict would see; use nn.{kind}")
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        for store in ("_parameters", "_buffers", "_modules"):
+            items = self.__dict__.get(store)
+            if items is not None and name in items:
+                return items[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        if not self._forget(name):
+            object.__delattr__(self, name)
+
+    def _forget(self, name):
+        """Drop ``name`` from every registry (and the instance); whether it was registered."""
+        found = False
+        for store in ("_parameters", "_buffers", "_modules"):
+            registry = self.__dict__[store]
+            if name in registry:
+                del registry[name]
+                found = True
+        self._non_persistent.discard(name)
+        self.__dict__.pop(name, None)
+        return found
+
+    def register_parameter(self, name, parameter):
+        """Register ``parameter`` (a :class:`Parameter`, or None for an absent one) as ``name``."""
+        if parameter is not None and not isinstance(parameter, Parameter):
+            raise TypeError(f"register_parameter(): `parameter` must be a Parameter or None, "
+                            f"got {type(parameter).__name__}")
+        self._forget(name)
+        self._parameters[name] = parameter
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register an array that is state but not trained; ``persistent=False`` keeps it out
+        of the state dict."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"register_buffer(): `name` must be an identifier, got {name!r}")
+        self._forget(name)
+        self._buffers[name] = None if tensor is None else np.asarray(tensor)
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def add_module(self, name, module):
+        """Register ``module`` (or None) as the sub-module ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module(): `module` must be a Module or None, got "
+                            f"{type(module).__name__}")
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"add_module(): `name` must be a non-empty string without dots, "
+                             f"got {name!r}")
+        self._forget(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -63,28 +182,72 @@ class Module:
     def backward(self, grad_output):
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
-    # --- tree walking --------------------------------------------------------------
+    # --- tree walking, as torch ----------------------------------------------------------
+
+    def named_children(self):
+        """``(name, module)`` for every direct sub-module, in registration order."""
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
 
     def children(self):
-        """``(name, module)`` for every direct sub-module, in assignment order."""
-        return [(name, value) for name, value in vars(self).items() if isinstance(value, Module)]
+        """Every direct sub-module, in registration order."""
+        for _, module in self.named_children():
+            yield module
 
-    def named_parameters(self, prefix=""):
-        """``(dotted name, Parameter)`` for this module and its sub-modules, as torch names them."""
-        for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
-            elif isinstance(value, Module):
-                yield from value.named_parameters(f"{prefix}{name}.")
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """``(dotted name, module)`` for this module and every module below it, depth first."""
+        memo = set() if memo is None else memo
+        if remove_duplicate and id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self.named_children():
+            yield from module.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                            remove_duplicate)
 
-    def parameters(self):
-        return [parameter for _, parameter in self.named_parameters()]
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
 
-    def _named_buffers(self, prefix=""):
-        for name in self.buffers:
-            yield prefix + name, self, name
-        for name, child in self.children():
-            yield from child._named_buffers(f"{prefix}{name}.")
+    def apply(self, fn):
+        """``fn(module)`` for every sub-module, then this one (as torch); returns ``self``."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """``(dotted name, Parameter)``, as torch names them; a shared one once."""
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, parameter in module._parameters.items():
+                if parameter is None or (remove_duplicate and id(parameter) in seen):
+                    continue
+                seen.add(id(parameter))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), parameter
+
+    def parameters(self, recurse=True):
+        for _, parameter in self.named_parameters(recurse=recurse):
+            yield parameter
+
+    def named_buffers(self, prefix="", recurse=True):
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
+
+    def buffers(self, recurse=True):
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (False) or unfreeze every parameter; returns ``self``."""
+        for parameter in self.parameters():
+            parameter.requires_grad_(requires_grad)
+        return self
 
     def zero_grad(self):
         for parameter in self.parameters():
@@ -93,7 +256,7 @@ class Module:
     def train(self, mode=True):
         """Training mode (dropout active, batch statistics); returns ``self``."""
         self.training = mode
-        for _, child in self.children():
+        for child in self.children():
             child.train(mode)
         return self
 
@@ -103,25 +266,47 @@ class Module:
 
     # --- state -------------------------------------------------------------------------
 
+    def _state_entries(self, prefix=""):
+        """``(dotted name, owner, registry, key)`` in torch's order: a module's parameters,
+        then its persistent buffers, then each sub-module's entries."""
+        for name, parameter in self._parameters.items():
+            if parameter is not None:
+                yield prefix + name, self, "_parameters", name
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent:
+                yield prefix + name, self, "_buffers", name
+        for name, module in self.named_children():
+            yield from module._state_entries(f"{prefix}{name}.")
+
     def state_dict(self):
-        """``{dotted name: array copy}`` of every parameter and buffer."""
-        state = {name: p.data.copy() for name, p in self.named_parameters()}
-        for name, owner, attribute in self._named_buffers():
-            state[name] = np.array(getattr(owner, attribute), copy=True)
+        """``{dotted name: array copy}`` of every parameter and persistent buffer, in torch's order."""
+        state = {}
+        for name, owner, registry, key in self._state_entries():
+            value = getattr(owner, registry)[key]
+            state[name] = (value.data if registry == "_parameters" else value).copy()
         return state
 
-    def load_state_dict(self, state):
-        """Copy arrays from ``state`` into the parameters and buffers; names and shapes must match."""
-        targets = {name: (p, "data") for name, p in self.named_parameters()}
-        targets.update({name: (owner, attribute) for name, owner, attribute in self._named_buffers()})
-        missing = sorted(set(targets) - set(state))
-        unexpected = sorted(set(state) - set(targets))
-        if missing or unexpected:
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays from ``state_dict`` into the parameters and buffers.
+
+        With ``strict`` (the default) its names must be exactly this module's;
+        otherwise the matching ones are loaded.  Shapes must match.  Returns
+        ``(missing_keys, unexpected_keys)``, as torch.
+        """
+        targets = {name: (owner, registry, key)
+                   for name, owner, registry, key in self._state_entries()}
+        missing = [name for name in targets if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in targets]
+        if strict and (missing or unexpected):
             raise ValueError(f"load_state_dict(): the state does not match {type(self).__name__}: "
                              f"missing {missing}, unexpected {unexpected}")
-        for name, (owner, attribute) in targets.items():
-            current = np.asarray(getattr(owner, attribute))
-            value = np.asarray(state[name])
+        loads = []
+        for name, (owner, registry, key) in targets.items():
+            if name not in state_dict:
+                continue
+            current = getattr(owner, registry)[key]
+            current = current.data if registry == "_parameters" else current
+            value = np.asarray(state_dict[name])
             if value.shape != current.shape:
                 raise ValueError(f"load_state_dict(): `{name}` must have shape {current.shape}, "
                                  f"got {value.shape}")
@@ -129,7 +314,13 @@ class Module:
             if value.dtype.kind not in allowed:
                 raise ValueError(f"load_state_dict(): `{name}` must hold real numbers for a "
                                  f"{current.dtype} array, got dtype {value.dtype}")
-            setattr(owner, attribute, value.astype(current.dtype, copy=True))
+            loads.append((owner, registry, key, value.astype(current.dtype, copy=True)))
+        for owner, registry, key, value in loads:  # all checked before anything changes
+            if registry == "_parameters":
+                getattr(owner, registry)[key].data = value
+            else:
+                getattr(owner, registry)[key] = value
+        return IncompatibleKeys(missing, unexpected)
 
     def save(self, path, **metadata):
         """Write the state dict (and string ``metadata``) to an ``.npz`` file."""
@@ -145,7 +336,7 @@ class Module:
 
     def __repr__(self):
         inner = "".join(f"\n  ({name}): " + repr(child).replace("\n", "\n  ")
-                        for name, child in self.children())
+                        for name, child in self.named_children())
         return f"{type(self).__name__}({self.extra_repr()}{inner}{chr(10) if inner else ''})"
 
     def extra_repr(self):
@@ -206,34 +397,3 @@ def read_npz(path):
     state = {k: v for k, v in arrays.items() if not k.startswith("meta:")}
     metadata = {k[5:]: str(v) for k, v in arrays.items() if k.startswith("meta:")}
     return state, metadata
-
-
-class Sequential(Module):
-    """Modules applied in order; backward runs them in reverse."""
-
-    def __init__(self, *modules):
-        super().__init__()
-        for index, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential(): argument {index} must be a Module, "
-                                f"got {type(module).__name__}")
-            setattr(self, str(index), module)
-
-    def __iter__(self):
-        return (module for _, module in self.children())
-
-    def __len__(self):
-        return len(self.children())
-
-    def __getitem__(self, index):
-        return self.children()[index][1]
-
-    def forward(self, x):
-        for module in self:
-            x = module(x)
-        return x
-
-    def backward(self, grad_output):
-        for module in reversed(list(self)):
-            grad_output = module.backward(grad_output)
-        return grad_output

@@ -1,7 +1,8 @@
 """Optimisers with torch's update rules: ``SGD``, ``Adam``, ``AdamW``.
 
 Each takes the parameters (``module.parameters()``), updates ``p.data`` in
-place from ``p.grad`` on :meth:`step`, and keeps its state per parameter.
+place from ``p.grad`` on :meth:`step`, and keeps its state per parameter; a
+frozen parameter (``requires_grad=False``) is left alone.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class SGD(Optimizer):
 
     def step(self):
         for index, p in enumerate(self.params):
+            if not p.requires_grad:  # frozen: no update, no momentum
+                continue
             g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
             if self.momentum:
                 buf = self.buffers[index]
@@ -96,6 +99,8 @@ class Adam(Optimizer):
         bias_correction1 = 1 - beta1 ** self.steps
         bias_correction2_sqrt = (1 - beta2 ** self.steps) ** 0.5
         for index, p in enumerate(self.params):
+            if not p.requires_grad:  # frozen: no update, no moments
+                continue
             g = p.grad
             if self.weight_decay and self.decoupled:
                 p.data *= 1 - self.lr * self.weight_decay
