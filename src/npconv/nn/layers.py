@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops import adaptive, conv, conv_transpose, pool
+from ..ops import conv, conv_transpose
 from ..ops.arguments import _as_int, check_groups, to_tuple, window_arguments
 from ..ops.conv import PADDING_MODES
 from ..ops.padding import check_mode
@@ -154,67 +154,6 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class _Pool2d(Module):
-    def __init__(self, **options):
-        super().__init__()
-        if "kernel_size" in options:  # the operators' normaliser, so that bad arguments fail here
-            window_arguments(type(self).__name__, 2, options["kernel_size"], options["stride"],
-                             options["padding"], options.get("dilation", 1),
-                             stride_default_kernel=True, strings=False)
-        self.options = options
-
-    def extra_repr(self):
-        return _options(self.options)
-
-
-class MaxPool2d(_Pool2d):
-    """2-D max pooling, as ``torch.nn.MaxPool2d``; backward reuses the forward's indices."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        super().__init__(kernel_size=kernel_size, stride=stride, padding=padding,
-                         dilation=dilation, ceil_mode=ceil_mode)
-
-    def forward(self, x):
-        self._input = x
-        values, self._indices = pool.max_pool2d(x, return_indices=True, **self.options)
-        return values
-
-    def backward(self, grad_output):
-        return pool.max_pool2d_backward(grad_output, self._input, indices=self._indices,
-                                        **self.options)
-
-
-class AvgPool2d(_Pool2d):
-    """2-D average pooling, as ``torch.nn.AvgPool2d``."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
-        super().__init__(kernel_size=kernel_size, stride=stride, padding=padding,
-                         ceil_mode=ceil_mode, count_include_pad=count_include_pad,
-                         divisor_override=divisor_override)
-
-    def forward(self, x):
-        self._input = x
-        return pool.avg_pool2d(x, **self.options)
-
-    def backward(self, grad_output):
-        return pool.avg_pool2d_backward(grad_output, self._input, **self.options)
-
-
-class AdaptiveAvgPool2d(_Pool2d):
-    """2-D adaptive average pooling, as ``torch.nn.AdaptiveAvgPool2d``."""
-
-    def __init__(self, output_size):
-        super().__init__(output_size=output_size)
-
-    def forward(self, x):
-        self._input = x
-        return adaptive.adaptive_avg_pool2d(x, **self.options)
-
-    def backward(self, grad_output):
-        return adaptive.adaptive_avg_pool2d_backward(grad_output, self._input, **self.options)
-
-
 class Flatten(Module):
     """Merge dimensions ``start_dim..end_dim`` into one, as ``torch.nn.Flatten``."""
 
@@ -340,5 +279,5 @@ def _options(options):
     return ", ".join(f"{key}={value}" for key, value in options.items())
 
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "MaxPool2d", "AvgPool2d",
-           "AdaptiveAvgPool2d", "Flatten", "Dropout", "BatchNorm2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "Flatten", "Dropout",
+           "BatchNorm2d"]

@@ -173,8 +173,8 @@ class Module:
 
     register_module = add_module
 
-    def __call__(self, *inputs):
-        return self.forward(*inputs)
+    def __call__(self, *inputs, **options):
+        return self.forward(*inputs, **options)
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
@@ -346,15 +346,16 @@ class Module:
 def _recording_forward(forward):
     """``forward``, noting the shape of its output for the one backward that may follow."""
     @functools.wraps(forward)
-    def recorded(self, x):
+    def recorded(self, *inputs, **options):
         if self.__dict__.get("_in_forward"):  # a subclass's forward calling its parent's
-            return forward(self, x)
+            return forward(self, *inputs, **options)
         self._in_forward = True
         try:
-            output = forward(self, x)
+            output = forward(self, *inputs, **options)
         finally:
             self._in_forward = False
-        self._pending_output_shape = np.shape(output)
+        # (values, indices) of a pooling layer: the gradient is the values'
+        self._pending_output_shape = np.shape(output[0] if isinstance(output, tuple) else output)
         return output
     return recorded
 
