@@ -43,24 +43,33 @@ class _Pool(Module):
         return ", ".join(f"{key}={value!r}" for key, value in self.options.items())
 
 
-class _MaxPool(_Pool):
+class _IndexedPool(_Pool):
+    """A pool whose backward pass reuses the forward's indices; ``return_indices`` returns them."""
+
+    def __init__(self, return_indices, forward_options=None, **options):
+        super().__init__(**options)
+        self.return_indices = bool(return_indices)
+        self.forward_options = forward_options or {}
+
+    def forward(self, x):
+        self._input = x
+        values, self._indices = self._forward(x, return_indices=True, **self.forward_options,
+                                              **self.options)
+        return (values, self._indices) if self.return_indices else values
+
+    def backward(self, grad_output):
+        return self._backward(grad_output, self._input, indices=self._indices, **self.options)
+
+
+class _MaxPool(_IndexedPool):
     family = "max_pool"
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
         window_arguments(type(self).__name__, self.ndim, kernel_size, stride, padding, dilation,
                          stride_default_kernel=True, strings=False)
-        super().__init__(kernel_size=kernel_size, stride=stride, padding=padding,
-                         dilation=dilation, ceil_mode=ceil_mode)
-        self.return_indices = bool(return_indices)
-
-    def forward(self, x):
-        self._input = x
-        values, self._indices = self._forward(x, return_indices=True, **self.options)
-        return (values, self._indices) if self.return_indices else values
-
-    def backward(self, grad_output):
-        return self._backward(grad_output, self._input, indices=self._indices, **self.options)
+        super().__init__(return_indices, kernel_size=kernel_size, stride=stride,
+                         padding=padding, dilation=dilation, ceil_mode=ceil_mode)
 
 
 class MaxPool1d(_MaxPool):
@@ -152,20 +161,11 @@ class AdaptiveAvgPool3d(_AdaptiveAvgPool):
     ndim = 3
 
 
-class _AdaptiveMaxPool(_Pool):
+class _AdaptiveMaxPool(_IndexedPool):
     family = "adaptive_max_pool"
 
     def __init__(self, output_size, return_indices=False):
-        super().__init__(output_size=output_size)
-        self.return_indices = bool(return_indices)
-
-    def forward(self, x):
-        self._input = x
-        values, self._indices = self._forward(x, return_indices=True, **self.options)
-        return (values, self._indices) if self.return_indices else values
-
-    def backward(self, grad_output):
-        return self._backward(grad_output, self._input, indices=self._indices, **self.options)
+        super().__init__(return_indices, output_size=output_size)
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPool):
@@ -215,7 +215,7 @@ class MaxUnpool3d(_MaxUnpool):
     ndim = 3
 
 
-class _FractionalMaxPool(_Pool):
+class _FractionalMaxPool(_IndexedPool):
     family = "fractional_max_pool"
 
     def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices=False,
@@ -223,20 +223,9 @@ class _FractionalMaxPool(_Pool):
         if (output_size is None) == (output_ratio is None):
             raise ValueError(f"{type(self).__name__}(): give exactly one of `output_size` and "
                              f"`output_ratio`")
-        super().__init__(kernel_size=kernel_size, output_size=output_size,
+        super().__init__(return_indices, dict(_random_samples=_random_samples, rng=rng),
+                         kernel_size=kernel_size, output_size=output_size,
                          output_ratio=output_ratio)
-        self.return_indices = bool(return_indices)
-        self.samples, self.rng = _random_samples, rng
-
-    def forward(self, x):
-        self._input = x
-        values, self._indices = self._forward(x, return_indices=True,
-                                              _random_samples=self.samples, rng=self.rng,
-                                              **self.options)
-        return (values, self._indices) if self.return_indices else values
-
-    def backward(self, grad_output):
-        return self._backward(grad_output, self._input, indices=self._indices, **self.options)
 
 
 class FractionalMaxPool2d(_FractionalMaxPool):
