@@ -83,3 +83,114 @@ def test_pooling_layers_refuse_bad_arguments_when_built():
         nn.AvgPool1d(2, 0)
     with pytest.raises(ValueError, match=r"FractionalMaxPool2d\(\): give exactly one of"):
         nn.FractionalMaxPool2d(2)
+
+
+# (layer name, positional arguments, keyword arguments, input shape, training steps)
+STATEFUL = [
+    ("BatchNorm1d", (3,), {}, (4, 3), 2),
+    ("BatchNorm1d", (3, 1e-3, None), {}, (4, 3, 5), 3),            # cumulative average
+    ("BatchNorm2d", (3, 1e-5, 0.3, False), {}, (2, 3, 4, 5), 2),    # no affine parameters
+    ("BatchNorm2d", (3,), {"track_running_stats": False}, (2, 3, 4, 5), 1),
+    ("BatchNorm3d", (2,), {}, (2, 2, 3, 3, 2), 2),
+    ("InstanceNorm1d", (3, 1e-5, 0.2, True, True), {}, (2, 3, 6), 2),
+    ("InstanceNorm2d", (3,), {"affine": True}, (2, 3, 4, 5), 1),
+    ("InstanceNorm2d", (3,), {}, (3, 4, 5), 1),                     # unbatched
+    ("InstanceNorm3d", (2,), {"track_running_stats": True}, (2, 2, 3, 3, 2), 2),
+    ("GroupNorm", (2, 4), {}, (2, 4, 3, 3), 1),
+    ("LayerNorm", ((3, 5),), {}, (2, 4, 3, 5), 1),
+    ("LayerNorm", (5,), {"bias": False}, (2, 4, 5), 1),
+    ("LayerNorm", (5, 1e-3, False), {}, (2, 5), 1),
+    ("LocalResponseNorm", (3, 1e-2, 0.75, 2.0), {}, (2, 5, 3, 3), 1),
+]
+
+
+def copy_parameters(layer, reference, torch, rng):
+    """Random parameters, the same in both."""
+    with torch.no_grad():
+        for parameter, tensor in zip(layer.parameters(), reference.parameters()):
+            parameter.data = rng.standard_normal(parameter.shape)
+            tensor.copy_(torch.tensor(parameter.data))
+
+
+@pytest.mark.parametrize("name,args,kwargs,shape,steps", STATEFUL,
+                         ids=[f"{c[0]}{c[1]}{c[2]}" for c in STATEFUL])
+def test_normalisation_layers_match_torch_in_training_and_evaluation(name, args, kwargs, shape,
+                                                                     steps):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity needs it")
+    layer = getattr(nn, name)(*args, **kwargs, **({} if name == "LocalResponseNorm"
+                                                 else {"dtype": np.float64}))
+    reference = getattr(torch.nn, name)(*args, **kwargs).double()
+    rng = RNG(5)
+    copy_parameters(layer, reference, torch, rng)
+    for mode in ["train"] * steps + ["eval"]:
+        getattr(layer, mode)(), getattr(reference, mode)()
+        x = rng.standard_normal(shape) * 2 + 1
+        tx = torch.tensor(x, requires_grad=True)
+        ty = reference(tx)
+        y = layer(x)
+        np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-11, atol=1e-11)
+        gy = rng.standard_normal(y.shape)
+        ty.backward(torch.tensor(gy))
+        np.testing.assert_allclose(layer.backward(gy), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    for parameter, tensor in zip(layer.parameters(), reference.parameters()):
+        np.testing.assert_allclose(parameter.grad, tensor.grad.numpy(), rtol=1e-10, atol=1e-10)
+    theirs = reference.state_dict()
+    assert list(layer.state_dict()) == list(theirs)
+    for key, value in layer.state_dict().items():
+        np.testing.assert_allclose(value, theirs[key].numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=key)
+
+
+SHAPE_LAYERS = [
+    ("Fold", ((5, 6), (2, 3)), {"stride": 1}, (2, 12, 16)),
+    ("Unfold", ((2, 3),), {"padding": 1, "stride": 2}, (2, 2, 5, 6)),
+    ("PixelShuffle", (2,), {}, (2, 8, 3, 2)),
+    ("PixelUnshuffle", (2,), {}, (2, 2, 4, 6)),
+    ("ChannelShuffle", (3,), {}, (2, 6, 2, 2)),
+    ("Upsample", (None, 2, "bilinear"), {}, (2, 3, 4, 5)),
+    ("Upsample", ((5, 7),), {"mode": "bicubic", "align_corners": True}, (2, 3, 4, 5)),
+    ("UpsamplingNearest2d", (None, 3), {}, (1, 2, 3, 2)),
+    ("UpsamplingBilinear2d", ((5, 4),), {}, (1, 2, 3, 2)),
+    ("ZeroPad1d", (2,), {}, (2, 3, 4)),
+    ("ZeroPad2d", ((1, 0, 2, 1),), {}, (2, 3, 4, 4)),
+    ("ConstantPad3d", (1, 2.5), {}, (1, 2, 2, 3, 2)),
+    ("ReflectionPad1d", ((2, 1),), {}, (2, 3, 4)),
+    ("ReflectionPad2d", (1,), {}, (3, 4, 4)),
+    ("ReflectionPad3d", ((1, 0, 1, 1, 0, 1),), {}, (1, 2, 3, 3, 3)),
+    ("ReplicationPad2d", ((3, 0, 1, 2),), {}, (2, 3, 4, 4)),
+    ("CircularPad1d", (2,), {}, (2, 3, 4)),
+    ("CircularPad2d", ((1, 2, 0, 1),), {}, (2, 3, 4, 4)),
+    ("Flatten", (0, 2), {}, (2, 3, 4, 5)),
+    ("Unflatten", (1, (2, 3)), {}, (2, 6, 4)),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs,shape", SHAPE_LAYERS,
+                         ids=[f"{c[0]}{c[1]}" for c in SHAPE_LAYERS])
+def test_shape_layers_match_torch(name, args, kwargs, shape):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity needs it")
+    layer = getattr(nn, name)(*args, **kwargs)
+    reference = getattr(torch.nn, name)(*args, **kwargs)
+    x = RNG(6).standard_normal(shape)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = reference(tx)
+    y = layer(x)
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    gy = RNG(7).standard_normal(y.shape)
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(layer.backward(gy), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,shape", [("Dropout1d", (4, 6, 5)), ("Dropout2d", (4, 6, 3, 3)),
+                                        ("Dropout3d", (6, 2, 2, 2))])
+def test_channel_dropout_zeroes_whole_channels(name, shape):
+    layer = getattr(nn, name)(0.5, rng=RNG(8))
+    y = layer(np.ones(shape))
+    per_channel = y.reshape(shape[:len(shape) - layer.channel_dims] + (-1,))
+    assert np.all(per_channel.min(axis=-1) == per_channel.max(axis=-1))  # one value a channel
+    assert set(np.unique(y)) == {0.0, 2.0}
+    np.testing.assert_array_equal(layer.backward(np.ones(shape)), y)
+    layer.eval()
+    np.testing.assert_array_equal(layer(np.ones(shape)), np.ones(shape))
+    with pytest.raises(ValueError, match=rf"{name}: `input` must have"):
+        layer(np.ones((2,) * (layer.channel_dims + 3)))

@@ -17,8 +17,15 @@
 from .init import manual_seed
 from .activations import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU,
                           LogSoftmax, Mish, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh)
-from .layers import (BatchNorm2d, Conv1d, Conv2d, Conv3d, ConvTranspose2d, Dropout, Flatten,
-                     Linear)
+from .layers import (Conv1d, Conv2d, Conv3d, ConvTranspose2d, Dropout, Dropout1d, Dropout2d,
+                     Dropout3d, Linear)
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
+                            InstanceNorm2d, InstanceNorm3d, LayerNorm, LocalResponseNorm)
+from .shape import (ChannelShuffle, CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,
+                    ConstantPad2d, ConstantPad3d, Flatten, Fold, PixelShuffle, PixelUnshuffle,
+                    ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d,
+                    ReplicationPad2d, ReplicationPad3d, Unflatten, Unfold, Upsample,
+                    UpsamplingBilinear2d, UpsamplingNearest2d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
                       FractionalMaxPool2d, FractionalMaxPool3d, LPPool1d, LPPool2d, LPPool3d,
@@ -36,6 +43,13 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Ide
            "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "FractionalMaxPool2d",
            "FractionalMaxPool3d", "ReLU", "ReLU6", "LeakyReLU",
            "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Hardtanh",
-           "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Dropout",
-           "BatchNorm2d", "CrossEntropyLoss", "MSELoss", "log_softmax", "SGD", "Adam", "AdamW",
+           "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Unflatten", "Fold",
+           "Unfold", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Upsample",
+           "UpsamplingNearest2d", "UpsamplingBilinear2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d",
+           "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d",
+           "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+           "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "Dropout",
+           "Dropout1d", "Dropout2d", "Dropout3d",
+           "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "CrossEntropyLoss", "MSELoss", "log_softmax", "SGD", "Adam", "AdamW",
            "Optimizer", "manual_seed"]

@@ -154,37 +154,41 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Flatten(Module):
-    """Merge dimensions ``start_dim..end_dim`` into one, as ``torch.nn.Flatten``."""
-
-    def __init__(self, start_dim=1, end_dim=-1):
-        super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
-
-    def forward(self, x):
-        self._shape = x.shape
-        start = self.start_dim % x.ndim
-        end = self.end_dim % x.ndim
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
-
-    def backward(self, grad_output):
-        return grad_output.reshape(self._shape)
-
-
 class Dropout(Module):
-    """Zero each element with probability ``p`` in training and scale the rest by ``1/(1-p)``."""
+    """Zero each element with probability ``p`` in training and scale the rest by ``1/(1-p)``.
 
-    def __init__(self, p=0.5, *, rng=None):
+    ``rng`` (a NumPy Generator, keyword-only) draws the masks; by default the
+    generator that :func:`npconv.nn.manual_seed` sets.
+    """
+
+    #: the spatial dimensions a mask value spans (0: every element alone)
+    channel_dims = 0
+
+    def __init__(self, p=0.5, inplace=False, *, rng=None):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"Dropout(): `p` must be between 0 and 1, got {p}")
-        self.p, self.rng = p, rng
+        name = type(self).__name__
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) \
+                or not 0 <= p <= 1:
+            raise ValueError(f"{name}(): `p` must be between 0 and 1, got {p!r}")
+        if inplace:
+            raise ValueError(f"{name}(): `inplace=True` is not supported: npconv never modifies "
+                             f"its inputs")
+        self.p, self.rng = float(p), rng
+
+    def _mask_shape(self, x):
+        if not self.channel_dims:
+            return x.shape
+        if x.ndim not in (self.channel_dims + 1, self.channel_dims + 2):
+            raise ValueError(f"{type(self).__name__}: `input` must have {self.channel_dims + 1} "
+                             f"or {self.channel_dims + 2} dimensions, got shape {x.shape}")
+        return x.shape[:x.ndim - self.channel_dims] + (1,) * self.channel_dims
 
     def forward(self, x):
+        shape = self._mask_shape(x)
         if not self.training or self.p == 0:
             self._scale = None
             return x
-        keep = init.default_rng(self.rng).random(x.shape) >= self.p
+        keep = init.default_rng(self.rng).random(shape) >= self.p
         self._scale = keep * np.asarray(1 / (1 - self.p) if self.p < 1 else 0, x.dtype)
         return x * self._scale
 
@@ -195,74 +199,19 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class BatchNorm2d(Module):
-    """Batch normalisation over ``(N, H, W)`` per channel, as ``torch.nn.BatchNorm2d``.
+class Dropout1d(Dropout):
+    """Zero whole channels of ``(N, C, L)`` (or ``(C, L)``), as ``torch.nn.Dropout1d``."""
+    channel_dims = 1
 
-    Training normalises with the batch's biased variance and updates the running
-    statistics with its unbiased variance; evaluation uses the running statistics.
-    """
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, *, dtype=np.float32):
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.track_running_stats = track_running_stats
-        self.weight = Parameter(np.ones(num_features, dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype)) if affine else None
-        tracked = track_running_stats
-        self.register_buffer("running_mean", np.zeros(num_features, dtype) if tracked else None)
-        self.register_buffer("running_var", np.ones(num_features, dtype) if tracked else None)
-        self.register_buffer("num_batches_tracked", np.zeros((), np.int64) if tracked else None)
+class Dropout2d(Dropout):
+    """Zero whole channels of ``(N, C, H, W)`` (or ``(C, H, W)``), as ``torch.nn.Dropout2d``."""
+    channel_dims = 2
 
-    def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm2d(): `input` must have shape (N, {self.num_features}, H, W), "
-                             f"got {x.shape}")
-        axes = (0, 2, 3)
-        if self.training and x.size // max(1, x.shape[1]) <= 1:
-            raise ValueError(f"BatchNorm2d(): training needs more than one value per channel, "
-                             f"got input of shape {x.shape}")
-        self._batch_stats = self.training or not self.track_running_stats
-        if self._batch_stats:
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
-            if self.training and self.track_running_stats:
-                self._update_running(mean, var, x.size // x.shape[1])
-        else:
-            mean, var = self.running_mean, self.running_var
-        self._inv_std = 1 / np.sqrt(var + self.eps)
-        self._normalized = (x - mean[:, None, None]) * self._inv_std[:, None, None]
-        if self.weight is None:
-            return self._normalized
-        return self._normalized * self.weight.data[:, None, None] + self.bias.data[:, None, None]
 
-    def _update_running(self, mean, var, count):
-        self.num_batches_tracked = self.num_batches_tracked + 1
-        momentum = 1 / self.num_batches_tracked if self.momentum is None else self.momentum
-        unbiased = var * (count / max(count - 1, 1))
-        self.running_mean = ((1 - momentum) * self.running_mean + momentum * mean).astype(
-            self.running_mean.dtype)
-        self.running_var = ((1 - momentum) * self.running_var + momentum * unbiased).astype(
-            self.running_var.dtype)
-
-    def backward(self, grad_output):
-        axes = (0, 2, 3)
-        xhat = self._normalized
-        if self.weight is not None:
-            _accumulate(self.weight, (grad_output * xhat).sum(axis=axes))
-            _accumulate(self.bias, grad_output.sum(axis=axes))
-            grad_xhat = grad_output * self.weight.data[:, None, None]
-        else:
-            grad_xhat = grad_output
-        inv_std = self._inv_std[:, None, None]
-        if not self._batch_stats:
-            return grad_xhat * inv_std
-        mean_grad = grad_xhat.mean(axis=axes, keepdims=True)
-        mean_grad_xhat = (grad_xhat * xhat).mean(axis=axes, keepdims=True)
-        return (grad_xhat - mean_grad - xhat * mean_grad_xhat) * inv_std
-
-    def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+class Dropout3d(Dropout):
+    """Zero whole channels of ``(N, C, D, H, W)``, as ``torch.nn.Dropout3d``."""
+    channel_dims = 3
 
 
 def _data(parameter):
@@ -279,5 +228,5 @@ def _options(options):
     return ", ".join(f"{key}={value}" for key, value in options.items())
 
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "Flatten", "Dropout",
-           "BatchNorm2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "Dropout", "Dropout1d",
+           "Dropout2d", "Dropout3d"]
