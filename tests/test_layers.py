@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from npconv import nn
+from helpers import check_module_against_torch
 
 RNG = np.random.default_rng
 
@@ -194,3 +195,23 @@ def test_channel_dropout_zeroes_whole_channels(name, shape):
     np.testing.assert_array_equal(layer(np.ones(shape)), np.ones(shape))
     with pytest.raises(ValueError, match=rf"{name}: `input` must have"):
         layer(np.ones((2,) * (layer.channel_dims + 3)))
+
+
+CONVOLUTIONS = [
+    ("Conv1d", (2, 4, 3, 2, 1, 1, 2, True, "circular"), (2, 2, 9)),
+    ("Conv2d", (3, 4, (3, 2), 1, "same", (2, 1), 1, False, "reflect"), (2, 3, 7, 6)),
+    ("Conv3d", (2, 2, 2, 1, 1), (1, 2, 4, 3, 4)),
+    ("ConvTranspose1d", (2, 4, 3, 2, 1, 1, 2, True, 2), (2, 2, 5)),
+    ("ConvTranspose2d", (3, 2, (3, 2), 2, (1, 0), 1), (2, 3, 4, 3)),
+    ("ConvTranspose3d", (2, 3, 2, 2), (1, 2, 2, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("name,args,shape", CONVOLUTIONS, ids=[c[0] for c in CONVOLUTIONS])
+def test_convolution_layers_match_torch(name, args, shape):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity needs it")
+    layer = getattr(nn, name)(*args, dtype=np.float64, rng=RNG(9))
+    reference = getattr(torch.nn, name)(*args).double()
+    assert [p.shape for p in layer.parameters()] == [tuple(p.shape) for p in reference.parameters()]
+    copy_parameters(layer, reference, torch, RNG(10))
+    check_module_against_torch(torch, layer, reference, RNG(11).standard_normal(shape), RNG(12))

@@ -100,8 +100,8 @@ class Conv3d(_ConvNd):
     ndim = 3
 
 
-class ConvTranspose2d(_Convolution):
-    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d`` (weight ``(C_in, C_out/groups, kh, kw)``)."""
+class _ConvTransposeNd(_Convolution):
+    """Transposed convolution layers: weight ``(C_in, C_out/groups, *kernel)``, as torch's."""
 
     transposed = True
 
@@ -114,6 +114,21 @@ class ConvTranspose2d(_Convolution):
         options = dict(stride=stride, padding=padding, output_padding=output_padding,
                        groups=groups, dilation=dilation)
         super().__init__(in_channels, out_channels, kernel_size, bias, options, dtype, rng)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``."""
+    ndim = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d`` (weight ``(C_in, C_out/groups, kh, kw)``)."""
+    ndim = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution layer, as ``torch.nn.ConvTranspose3d``."""
+    ndim = 3
 
 
 class Linear(Module):
@@ -228,5 +243,5 @@ def _options(options):
     return ", ".join(f"{key}={value}" for key, value in options.items())
 
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "Linear", "Dropout", "Dropout1d",
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear", "Dropout", "Dropout1d",
            "Dropout2d", "Dropout3d"]
