@@ -30,7 +30,8 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, A
                       AdaptiveMaxPool2d, AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d,
                       FractionalMaxPool2d, FractionalMaxPool3d, LPPool1d, LPPool2d, LPPool3d,
                       MaxPool1d, MaxPool2d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d)
-from .losses import CrossEntropyLoss, MSELoss, log_softmax
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                     MSELoss, NLLLoss, SmoothL1Loss, log_softmax)
 from .containers import Identity, ModuleDict, ModuleList, Parallel, Residual, Sequential
 from .module import Module, Parameter
 from .optim import SGD, Adam, AdamW, Optimizer
@@ -52,5 +53,7 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Ide
            "ReplicationPad3d", "CircularPad1d", "CircularPad2d", "CircularPad3d", "Dropout",
            "Dropout1d", "Dropout2d", "Dropout3d",
            "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
-           "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "CrossEntropyLoss", "MSELoss", "log_softmax", "SGD", "Adam", "AdamW",
+           "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "CrossEntropyLoss", "NLLLoss",
+           "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
+           "KLDivLoss", "log_softmax", "SGD", "Adam", "AdamW",
            "Optimizer", "manual_seed"]
