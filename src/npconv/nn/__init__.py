@@ -34,7 +34,7 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KL
                      MSELoss, NLLLoss, SmoothL1Loss, log_softmax)
 from .containers import Identity, ModuleDict, ModuleList, Parallel, Residual, Sequential
 from .module import Module, Parameter
-from .optim import SGD, Adam, AdamW, Optimizer
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
            "Residual", "Parallel", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
@@ -55,5 +55,5 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Ide
            "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
            "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "CrossEntropyLoss", "NLLLoss",
            "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
-           "KLDivLoss", "log_softmax", "SGD", "Adam", "AdamW",
+           "KLDivLoss", "log_softmax", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
            "Optimizer", "manual_seed"]
