@@ -14,8 +14,23 @@ from collections import Counter
 from .optim import Optimizer
 
 
-class LRScheduler:
-    """The base: ``base_lrs``, ``last_epoch``, :meth:`step`, :meth:`get_last_lr` and the state dict."""
+class _Schedule:
+    """What every schedule offers: the last rates and a state dict of everything but the optimiser."""
+
+    def get_last_lr(self):
+        """The learning rates the last step set."""
+        return list(self._last_lr)
+
+    def state_dict(self):
+        """Everything but the optimiser, as torch's."""
+        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
+
+    def load_state_dict(self, state_dict):
+        self.__dict__.update(state_dict)
+
+
+class LRScheduler(_Schedule):
+    """The base: ``base_lrs``, ``last_epoch`` and :meth:`step`."""
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -43,17 +58,6 @@ class LRScheduler:
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self):
-        """The learning rates the last :meth:`step` set."""
-        return list(self._last_lr)
-
-    def state_dict(self):
-        """Everything but the optimiser, as torch's."""
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
 
     def _lrs(self):
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -255,7 +259,7 @@ class OneCycleLR(LRScheduler):
         return rates
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Schedule):
     """Divide the rate by ``1/factor`` when a metric stops improving for ``patience`` epochs.
 
     ``step(metric)`` after each epoch; ``mode`` ``'min'`` or ``'max'``,
@@ -308,15 +312,6 @@ class ReduceLROnPlateau:
                     group["lr"] = new
             self.cooldown_counter, self.num_bad_epochs = self.cooldown, 0
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self):
-        return list(self._last_lr)
-
-    def state_dict(self):
-        return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
-
-    def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
 
 
 __all__ = ["LRScheduler", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
