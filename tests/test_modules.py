@@ -6,7 +6,7 @@ import pytest
 
 import npconv
 from npconv import nn
-from helpers import check_directional_derivatives, check_module_against_torch
+from helpers import check_directional_derivatives, check_module_against_torch, to_torch
 
 RNG = np.random.default_rng
 
@@ -154,53 +154,6 @@ def inception(channels, rng):
         nn.Sequential(nn.Conv2d(channels, 2, 1, dtype=np.float64, rng=rng), nn.ReLU(),
                       nn.Conv2d(2, 3, 3, padding=1, dtype=np.float64, rng=rng)),
         nn.Sequential(nn.AvgPool2d(3, 1, 1), nn.Conv2d(channels, 1, 1, dtype=np.float64, rng=rng)))
-
-
-def to_torch(module, torch):
-    """The same model in torch, with npconv's weights."""
-    T = torch.nn
-    if isinstance(module, nn.Sequential):
-        return T.Sequential(*(to_torch(m, torch) for m in module))
-    if isinstance(module, nn.Residual):
-        body, shortcut = to_torch(module.body, torch), module.shortcut
-        shortcut = None if shortcut is None else to_torch(shortcut, torch)
-
-        class Residual(T.Module):
-            def __init__(self):
-                super().__init__()
-                self.body, self.shortcut = body, shortcut
-
-            def forward(self, x):
-                return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
-        return Residual()
-    if isinstance(module, nn.Parallel):
-        branches = T.ModuleList(to_torch(m, torch) for m in module.children())
-
-        class Parallel(T.Module):
-            def __init__(self):
-                super().__init__()
-                self.branches = branches
-
-            def forward(self, x):
-                outputs = [b(x) for b in self.branches]
-                return torch.cat(outputs, 1) if module.combine == "cat" else sum(outputs)
-        return Parallel()
-    if isinstance(module, nn.Conv2d):
-        weight = module.weight.data
-        options = module.options
-        layer = T.Conv2d(weight.shape[1] * options["groups"], weight.shape[0], weight.shape[2:],
-                         options["stride"], options["padding"], options["dilation"],
-                         options["groups"], module.bias is not None).double()
-        with torch.no_grad():
-            layer.weight.copy_(torch.tensor(weight))
-            if module.bias is not None:
-                layer.bias.copy_(torch.tensor(module.bias.data))
-        return layer
-    if isinstance(module, nn.BatchNorm2d):
-        return T.BatchNorm2d(module.num_features).double()
-    if isinstance(module, nn.AvgPool2d):
-        return T.AvgPool2d(**module.options)
-    return {"ReLU": T.ReLU, "ReLU6": T.ReLU6, "Identity": T.Identity}[type(module).__name__]()
 
 
 @pytest.mark.parametrize("build,shape", [

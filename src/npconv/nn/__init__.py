@@ -34,7 +34,7 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KL
                      MSELoss, NLLLoss, SmoothL1Loss, log_softmax)
 from .containers import Identity, ModuleDict, ModuleList, Parallel, Residual, Sequential
 from .module import Module, Parameter
-from . import init, lr_scheduler
+from . import init, lr_scheduler, models
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
@@ -56,5 +56,5 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Ide
            "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
            "InstanceNorm3d", "GroupNorm", "LayerNorm", "LocalResponseNorm", "CrossEntropyLoss", "NLLLoss",
            "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
-           "KLDivLoss", "log_softmax", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler", "init",
+           "KLDivLoss", "log_softmax", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler", "init", "models",
            "Optimizer", "manual_seed"]
