@@ -89,6 +89,12 @@ class Module:
     # --- registration ----------------------------------------------------------------
 
     def __setattr__(self, name, value):
+        state = self.__dict__
+        if (not isinstance(value, (Parameter, Module, list, tuple, dict))
+                and name not in state.get("_parameters", ()) and name not in state.get("_modules", ())
+                and name not in state.get("_buffers", ())):
+            state[name] = value  # the common case: a plain attribute
+            return
         stores = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
         if isinstance(value, (Parameter, Module)) and None in stores:
             raise AttributeError(f"{type(self).__name__}: call Module.__init__() before "
@@ -347,15 +353,17 @@ def _recording_forward(forward):
     """``forward``, noting the shape of its output for the one backward that may follow."""
     @functools.wraps(forward)
     def recorded(self, *inputs, **options):
-        if self.__dict__.get("_in_forward"):  # a subclass's forward calling its parent's
+        state = self.__dict__  # bookkeeping, not registered: written directly
+        if state.get("_in_forward"):  # a subclass's forward calling its parent's
             return forward(self, *inputs, **options)
-        self._in_forward = True
+        state["_in_forward"] = True
         try:
             output = forward(self, *inputs, **options)
         finally:
-            self._in_forward = False
+            state["_in_forward"] = False
         # (values, indices) of a pooling layer: the gradient is the values'
-        self._pending_output_shape = np.shape(output[0] if isinstance(output, tuple) else output)
+        state["_pending_output_shape"] = np.shape(output[0] if isinstance(output, tuple)
+                                                  else output)
         return output
     return recorded
 
@@ -375,12 +383,13 @@ def _checked_backward(backward):
         if np.shape(grad_output) != shape:
             raise ValueError(f"{name}.backward(): `grad_output` must have the shape of the "
                              f"forward output {shape}, got {np.shape(grad_output)}")
-        self._in_backward = True
+        state = self.__dict__
+        state["_in_backward"] = True
         try:
             grad_input = backward(self, grad_output)
         finally:
-            self._in_backward = False
-        self._pending_output_shape = None
+            state["_in_backward"] = False
+        state["_pending_output_shape"] = None
         return grad_input
     return checked
 

@@ -102,8 +102,19 @@ def _relu(x):
 @quiet
 def relu_backward(grad_output, input):
     """Gradient of :func:`relu`: ``grad_output`` where the output is not ``<= 0`` (0 at 0, passed at NaN)."""
-    return _backward("relu_backward", grad_output, input,
-                     lambda g, x: np.where(x <= 0, g.dtype.type(0), g))
+    return _backward("relu_backward", grad_output, input, _relu_derivative)
+
+
+def _relu_derivative(g, x):
+    """``x <= 0 ? 0 : g``.  A product with the mask is several times faster than ``np.where``;
+    adding ``+0.0`` turns its ``-0.0`` into torch's ``0.0``; a non-finite ``g`` (which the mask
+    would turn into NaN) takes ``np.where``."""
+    passes = ~(x <= 0)
+    out = np.multiply(g, passes)
+    out += 0.0
+    if not np.isfinite(out).all():
+        return np.where(passes, g, 0)
+    return out
 
 
 def _hardtanh(x, low, high):
@@ -112,7 +123,7 @@ def _hardtanh(x, low, high):
 
 
 def _hardtanh_derivative(low, high):
-    return lambda g, x: np.where((x > low) & (x < high), g, g.dtype.type(0))  # 0 at NaN
+    return lambda g, x: np.where((x > low) & (x < high), g, 0)  # 0 at NaN
 
 
 @quiet
@@ -484,7 +495,7 @@ def hardsigmoid(input, inplace=False):
 def hardsigmoid_backward(grad_output, input):
     """Gradient of :func:`hardsigmoid`: ``grad_output / 6`` strictly inside ``(-3, 3)``, else 0."""
     return _backward("hardsigmoid_backward", grad_output, input,
-                     lambda g, x: np.where((x > -3) & (x < 3), g / 6, g.dtype.type(0)))
+                     lambda g, x: np.where((x > -3) & (x < 3), g / 6, 0))
 
 
 @quiet
@@ -506,7 +517,7 @@ def hardswish_backward(grad_output, input):
     """Gradient of :func:`hardswish`: 0 up to -3, ``x/3 + 1/2`` below 3, else 1 (torch's branches)."""
     def derivative(g, x):
         middle = np.where(x >= 3, g, g * (x / 3 + 0.5))
-        return np.where(x <= -3, g.dtype.type(0), middle)
+        return np.where(x <= -3, 0, middle)
     return _backward("hardswish_backward", grad_output, input, derivative)
 
 

@@ -26,11 +26,13 @@ def apply(kernel, arrays, dtype, temporaries=8):
     ``temporaries`` float64 copies fit a thread's share of the workspace.
     """
     shape = arrays[0].shape
-    out = np.empty(shape, dtype)
     resources = config.resources()
-    if out.size <= min(BLOCK_CELLS, resources.workspace // (8 * temporaries)):
-        out[...] = kernel(*arrays)
-        return out
+    if arrays[0].size <= min(BLOCK_CELLS, resources.workspace // (8 * temporaries)):
+        result = np.asarray(kernel(*arrays))  # one block: the kernel's own result, no copy
+        if any(np.may_share_memory(result, a) for a in arrays):
+            return np.array(result, dtype=dtype)
+        return result.astype(dtype, copy=False)
+    out = np.empty(shape, dtype)
     if all(a.flags.c_contiguous for a in arrays):
         operands, target = [a.reshape(-1) for a in arrays], out.reshape(-1)
     else:
