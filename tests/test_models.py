@@ -17,6 +17,12 @@ MODELS = [
      (4, 3, 16, 16), 10),
     ("unet", lambda rng: models.unet_small(1, 3, width=4, depth=2, dtype=np.float64, rng=rng),
      (2, 1, 16, 16), 3),
+    ("bottlenecks", lambda rng: nn.Sequential(
+        models.bottleneck_block(3, 2, 1, dtype=np.float64, rng=rng),
+        models.bottleneck_block(8, 2, 2, dtype=np.float64, rng=rng),
+        models.bottleneck_block(8, 2, 1, dtype=np.float64, rng=rng),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5, dtype=np.float64, rng=rng)),
+     (4, 3, 8, 8), 5),
 ]
 
 

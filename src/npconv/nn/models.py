@@ -52,6 +52,21 @@ def basic_block(in_channels, out_channels, stride=1, *, dtype=np.float32, rng=No
     return Sequential(Residual(body, shortcut), ReLU())
 
 
+def bottleneck_block(in_channels, width, stride=1, expansion=4, *, dtype=np.float32, rng=None):
+    """A ResNet bottleneck block: 1x1 down to ``width``, 3x3 (``stride``), 1x1 up to
+    ``width * expansion``, each with batch norm, added to a shortcut, then ReLU (torchvision's
+    layout: the stride on the 3x3 convolution)."""
+    options = dict(dtype=dtype, rng=rng)
+    out_channels = width * expansion
+    body = Sequential(*_conv_bn(in_channels, width, 1, 1, options), ReLU(),
+                      *_conv_bn(width, width, 3, stride, options), ReLU(),
+                      *_conv_bn(width, out_channels, 1, 1, options))
+    shortcut = None
+    if stride != 1 or in_channels != out_channels:
+        shortcut = Sequential(*_conv_bn(in_channels, out_channels, 1, stride, options))
+    return Sequential(Residual(body, shortcut), ReLU())
+
+
 def cifar_resnet(depth, num_classes=10, in_channels=3, *, dtype=np.float32, rng=None):
     """The CIFAR ResNets of He et al. (2016): ``depth = 6n + 2``, stages of 16, 32, 64 channels."""
     if depth < 8 or (depth - 2) % 6:
@@ -149,5 +164,5 @@ def unet_small(in_channels=1, num_classes=2, width=8, depth=2, *, dtype=np.float
 MODELS = {"lenet": lenet5, "resnet8": resnet8, "resnet20": resnet20,
           "mobilenet": mobilenet_v2_small, "unet": unet_small}
 
-__all__ = ["lenet5", "basic_block", "cifar_resnet", "resnet8", "resnet20", "inverted_residual",
+__all__ = ["lenet5", "basic_block", "bottleneck_block", "cifar_resnet", "resnet8", "resnet20", "inverted_residual",
            "mobilenet_v2_small", "unet_level", "unet_small", "MODELS"]
