@@ -10,19 +10,20 @@ import pytest
 
 from npconv import data
 from npconv.cli.bench import product_time
-from npconv.cli import main
+from npconv.cli import main, training
 from test_data import write_mnist
 
 
 def test_train_save_and_predict(tmp_path, capsys):
     model = tmp_path / "model.npz"
-    assert main(["train", "--epochs", "2", "--seed", "3", "--save", str(model)]) == 0
+    assert main(["train", "--dataset", "digits", "--epochs", "2", "--seed", "3", "--save",
+                 str(model)]) == 0
     first = capsys.readouterr().out
     assert "epoch 2/2" in first and "img/s" in first and "test accuracy" in first
     accuracy = float(first.split("test accuracy ")[1].split()[0])
     assert accuracy > 0.85
     # The same seed gives the same numbers.
-    assert main(["train", "--epochs", "2", "--seed", "3"]) == 0
+    assert main(["train", "--dataset", "digits", "--epochs", "2", "--seed", "3"]) == 0
     second = capsys.readouterr().out
     assert [line.split(" img/s")[0].rsplit(" ", 1)[0] for line in first.splitlines()[1:3]] == \
            [line.split(" img/s")[0].rsplit(" ", 1)[0] for line in second.splitlines()[1:3]]
@@ -63,7 +64,7 @@ def test_corrupt_or_mismatched_model(tmp_path, capsys):
     assert main(["predict", "--model", str(bad)]) == 2
     assert "not a model file" in capsys.readouterr().err
     model = tmp_path / "model.npz"
-    assert main(["train", "--epochs", "1", "--save", str(model)]) == 0
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--save", str(model)]) == 0
     capsys.readouterr()
     np.save(tmp_path / "big.npy", np.zeros((2, 1, 28, 28), np.uint8))
     assert main(["predict", "--model", str(model), "--images", str(tmp_path / "big.npy")]) == 2
@@ -129,7 +130,8 @@ def test_plot_needs_matplotlib(tmp_path, capsys, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "matplotlib" else real(name, *a))
-    assert main(["train", "--epochs", "1", "--plot", str(tmp_path / "c.png")]) == 2
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--plot",
+                 str(tmp_path / "c.png")]) == 2
     assert "--plot needs matplotlib: pip install 'npconv[plot]'" in capsys.readouterr().err
 
 
@@ -138,7 +140,7 @@ def test_plot_needs_matplotlib(tmp_path, capsys, monkeypatch):
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "model.npz"
-    assert main(["train", "--epochs", "1", "--save", str(path)]) == 0
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--save", str(path)]) == 0
     return path
 
 
@@ -264,3 +266,51 @@ def test_bench_reports_the_blas_threads_it_runs_with(capsys):
         assert "BLAS threads unknown" in header
     else:
         assert f"{found[1]} BLAS threads ({found[0]})" in header and found[1] >= 1
+
+
+def test_the_default_trains_lenet_on_the_embedded_mnist_subset(capsys):
+    assert main(["train", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist5k, 4000 train / 1000 test images of 1x28x28" in out and "model lenet" in out
+    assert float(out.split("test accuracy ")[1].split()[0]) > 0.85
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "constant"])
+def test_a_run_resumes_from_its_checkpoint_to_the_same_numbers(tmp_path, schedule):
+    arguments = ["--dataset", "digits", "--epochs", "3", "--seed", "5", "--schedule", schedule]
+    whole = tmp_path / "whole.npz"
+    assert main(["train", *arguments, "--save", str(whole)]) == 0
+    checkpoint = tmp_path / "run.npz"
+    dataset = data.load_digits()
+
+    def stop_after_two(line):
+        if line.startswith("epoch 2/3"):
+            raise _Stop
+    with pytest.raises(_Stop):
+        training.train(dataset, 3, 32, 4e-3, 5, report=stop_after_two, schedule=schedule,
+                       checkpoint=str(checkpoint))
+    resumed = tmp_path / "resumed.npz"
+    assert main(["train", *arguments, "--resume", str(checkpoint), "--save", str(resumed)]) == 0
+    first, second = np.load(whole), np.load(resumed)
+    for key in first.files:
+        if not key.startswith("meta:"):
+            np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+
+
+def test_resuming_another_run_is_refused(tmp_path, capsys):
+    checkpoint = tmp_path / "run.npz"
+    assert main(["train", "--dataset", "digits", "--epochs", "1", "--checkpoint",
+                 str(checkpoint)]) == 0
+    message = one_line_error(["train", "--dataset", "digits", "--epochs", "2", "--lr", "0.01",
+                              "--resume", str(checkpoint)], capsys)
+    assert "the checkpoint is of another run: epochs 1 there, 2 here, lr 0.004 there, 0.01 here" \
+        in message  # a one-cycle schedule is planned for its epochs
+    message = one_line_error(["train", "--dataset", "digits", "--epochs", "1", "--resume",
+                              str(tmp_path / "none.npz")], capsys)
+    assert "no such checkpoint" in message
+    assert "too small" in one_line_error(["train", "--dataset", "digits", "--model", "lenet",
+                                          "--epochs", "1"], capsys)

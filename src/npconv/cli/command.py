@@ -75,12 +75,21 @@ def _parser():
         "Pure-NumPy convolutional networks: train, predict and check."))
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a small CNN (default: the embedded 8x8 digits)")
+    train = commands.add_parser("train", help="train a CNN (default: LeNet-5 on the embedded MNIST subset)")
     _data_arguments(train)
     train.add_argument("--epochs", type=positive_int, default=15)
     train.add_argument("--batch-size", type=positive_int, default=32)
-    train.add_argument("--lr", type=_positive_float, default=2e-3, help="Adam learning rate")
+    train.add_argument("--lr", type=_positive_float, default=4e-3,
+                       help="Adam learning rate (the peak of --schedule onecycle)")
     train.add_argument("--seed", type=_seed, default=0)
+    train.add_argument("--model", choices=("auto",) + training.ARCHITECTURES, default="auto",
+                       help="the network: a model of npconv.nn.models or the small CNN; auto "
+                            "takes LeNet-5 for images of 12x12 or more, else the small CNN")
+    train.add_argument("--schedule", choices=training.SCHEDULES, default="onecycle",
+                       help="the learning rate: torch's one-cycle policy peaking at --lr, or constant")
+    train.add_argument("--checkpoint", metavar="RUN.npz",
+                       help="write the run (model, optimiser, schedule, generator) after every epoch")
+    train.add_argument("--resume", metavar="RUN.npz", help="go on from a --checkpoint file")
     train.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     train.add_argument("--plot", metavar="CURVES.png", help="plot loss and accuracy (needs matplotlib)")
 
@@ -103,16 +112,17 @@ def _parser():
     return parser
 
 
-def _data_arguments(parser, default_dataset="digits"):
+def _data_arguments(parser, default_dataset="mnist5k"):
     parser.add_argument("--dataset", choices=data.DATASETS, default=default_dataset,
-                        help="digits (embedded), or mnist/fashion-mnist/cifar10 from --data")
+                        help="mnist5k or digits (embedded), or mnist/fashion-mnist/cifar10 "
+                             "from --data")
     parser.add_argument("--data", metavar="DIR", help="folder with the dataset's files")
 
 
 def _load(dataset, folder):
-    if folder is not None and dataset == "digits":
+    if folder is not None and dataset in data.EMBEDDED:
         raise CommandError("--data needs --dataset mnist, fashion-mnist or cifar10 "
-                           "(the digits are embedded)")
+                           f"({dataset} is embedded)")
     return data.load(dataset, folder)
 
 
@@ -145,12 +155,15 @@ def _check_output_paths(**paths):
 
 
 def _train(args):
-    _check_output_paths(save=args.save, plot=args.plot)
+    _check_output_paths(save=args.save, plot=args.plot, checkpoint=args.checkpoint)
     dataset = _load(args.dataset, args.data)
     channels, height, width = dataset.x_train.shape[1:]
+    if args.model == "auto":
+        args.model = "lenet" if min(height, width) >= 12 else "small"
     print(f"npconv train: {args.dataset}, {len(dataset.x_train)} train / {len(dataset.x_test)} test "
           f"images of {channels}x{height}x{width}, {len(dataset.classes)} classes; "
-          f"{args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr:g}, seed {args.seed}")
+          f"model {args.model}, {args.epochs} epochs, batch {args.batch_size}, Adam lr {args.lr:g} "
+          f"({args.schedule}), seed {args.seed}")
     bar = _ProgressBar()
 
     def report(line):
@@ -158,8 +171,13 @@ def _train(args):
         print(line, flush=True)
 
     start = time.perf_counter()
-    model, normalize, history = training.train(dataset, args.epochs, args.batch_size, args.lr,
-                                               args.seed, report=report, progress=bar)
+    try:
+        model, normalize, history = training.train(
+            dataset, args.epochs, args.batch_size, args.lr, args.seed, report=report,
+            progress=bar, architecture=args.model, schedule=args.schedule,
+            checkpoint=args.checkpoint, resume=args.resume)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     seconds = time.perf_counter() - start
     accuracy = history[-1]["test_accuracy"]
     correct = round(accuracy * len(dataset.y_test))
@@ -167,7 +185,8 @@ def _train(args):
     print(f"test accuracy {accuracy:.4f} ({correct}/{len(dataset.y_test)}) after {seconds:.1f} s "
           f"({rate:,.0f} training images/s)")
     if args.save:
-        model.save(args.save, dataset=args.dataset, shape=f"{channels},{height},{width}",
+        model.save(args.save, dataset=args.dataset, architecture=args.model,
+                   shape=f"{channels},{height},{width}",
                    classes=",".join(dataset.classes), normalize=normalize.to_json())
         print(f"model saved to {args.save}")
     if args.plot:
@@ -228,7 +247,14 @@ def _load_model(path):
     if normalize.mean.shape != (channels,):
         raise CommandError(f"{path}: bad metadata: normalisation for {normalize.mean.size} "
                            f"channels, the images have {channels}")
-    model = training.build_model(channels, height, width, len(classes), np.random.default_rng(0))
+    architecture = metadata.get("architecture", "small")
+    if architecture not in training.ARCHITECTURES:
+        raise CommandError(f"{path}: bad metadata: unknown architecture {architecture!r}")
+    try:
+        model = training.build_model(channels, height, width, len(classes),
+                                     np.random.default_rng(0), architecture)
+    except ValueError as exc:
+        raise CommandError(f"{path}: {exc}") from None
     try:
         model.load_state_dict(state)
     except ValueError as exc:

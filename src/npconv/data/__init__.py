@@ -1,4 +1,4 @@
-"""Data sets: the embedded 8x8 digits, and readers for MNIST-format IDX files and CIFAR-10.
+"""Data sets: the embedded MNIST subset and 8x8 digits, and readers for IDX files and CIFAR-10.
 
 Nothing is downloaded: the readers take a local folder.  Every loader
 returns a :class:`Dataset` of uint8 images ``(N, C, H, W)`` and int64 labels;
@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10")
+DATASETS = ("mnist5k", "digits", "mnist", "fashion-mnist", "cifar10")
+EMBEDDED = ("mnist5k", "digits")
 
 
 class DataError(ValueError):
@@ -33,14 +34,24 @@ class Dataset(NamedTuple):
     max_value: int  # the largest possible pixel value (16 for digits, 255 otherwise)
 
 
-def load_digits():
-    """The UCI 8x8 digits shipped with npconv (CC BY 4.0; 1438 train, 359 test images, values 0..16)."""
-    with importlib.resources.files(__package__).joinpath("digits.npz").open("rb") as file:
+def _embedded(name, max_value):
+    with importlib.resources.files(__package__).joinpath(name).open("rb") as file:
         with np.load(file) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+            arrays = {key: archive[key] for key in archive.files}
     return Dataset(arrays["x_train"][:, None], arrays["y_train"].astype(np.int64),
                    arrays["x_test"][:, None], arrays["y_test"].astype(np.int64),
-                   tuple(str(d) for d in range(10)), 16)
+                   tuple(str(d) for d in range(10)), max_value)
+
+
+def load_digits():
+    """The UCI 8x8 digits shipped with npconv (CC BY 4.0; 1438 train, 359 test images, values 0..16)."""
+    return _embedded("digits.npz", 16)
+
+
+def load_mnist5k():
+    """5,000 MNIST digits shipped with npconv (CC BY-SA 3.0; 500 of each digit, 28x28, 0..255):
+    4,000 to train on, 1,000 held out (100 of each)."""
+    return _embedded("mnist5k.npz", 255)
 
 
 # --- IDX (MNIST, Fashion-MNIST) -----------------------------------------------------
@@ -146,6 +157,8 @@ def load(dataset="digits", folder=None):
         raise DataError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if dataset == "digits":
         return load_digits()
+    if dataset == "mnist5k":
+        return load_mnist5k()
     if folder is None:
         raise DataError(f"the {dataset} dataset needs a data folder (--data DIR)")
     if dataset == "cifar10":

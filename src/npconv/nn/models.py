@@ -19,17 +19,23 @@ from .pooling import AdaptiveAvgPool2d, MaxPool2d
 from .shape import Flatten
 
 
-def lenet5(num_classes=10, in_channels=1, *, dtype=np.float32, rng=None):
-    """LeNet-5 (LeCun et al., 1998) for 28x28 images, with ReLU and max pooling.
+def lenet5(num_classes=10, in_channels=1, image_size=(28, 28), *, dtype=np.float32, rng=None):
+    """LeNet-5 (LeCun et al., 1998), with ReLU and max pooling: for 28x28 images by default.
 
-    conv 5x5 (6, padding 2) - pool - conv 5x5 (16) - pool - 120 - 84 - classes.
+    conv 5x5 (6, padding 2) - pool - conv 5x5 (16) - pool - 120 - 84 - classes; the first
+    linear layer takes ``16 * h * w`` features, ``h = (H // 2 - 4) // 2`` (5 for 28).
     """
+    height, width = (image_size, image_size) if np.isscalar(image_size) else image_size
+    features = [(side // 2 - 4) // 2 for side in (height, width)]
+    if min(features) < 1:
+        raise ValueError(f"lenet5(): images of {height}x{width} are too small; LeNet-5 needs "
+                         f"sides of at least 12 (28 in the original)")
     options = dict(dtype=dtype, rng=rng)
     return Sequential(
         Conv2d(in_channels, 6, 5, padding=2, **options), ReLU(), MaxPool2d(2),
         Conv2d(6, 16, 5, **options), ReLU(), MaxPool2d(2), Flatten(),
-        Linear(16 * 5 * 5, 120, **options), ReLU(), Linear(120, 84, **options), ReLU(),
-        Linear(84, num_classes, **options))
+        Linear(16 * features[0] * features[1], 120, **options), ReLU(),
+        Linear(120, 84, **options), ReLU(), Linear(84, num_classes, **options))
 
 
 def _conv_bn(in_channels, out_channels, kernel, stride, options, groups=1):
@@ -161,8 +167,10 @@ def unet_small(in_channels=1, num_classes=2, width=8, depth=2, *, dtype=np.float
                       Conv2d(widths[0], num_classes, 1, **options))
 
 
+#: The classifiers by name (``npconv train --model``); each is ``f(num_classes, in_channels,
+#: rng=...)`` (LeNet also takes the image size).
 MODELS = {"lenet": lenet5, "resnet8": resnet8, "resnet20": resnet20,
-          "mobilenet": mobilenet_v2_small, "unet": unet_small}
+          "mobilenet": mobilenet_v2_small}
 
 __all__ = ["lenet5", "basic_block", "bottleneck_block", "cifar_resnet", "resnet8", "resnet20", "inverted_residual",
            "mobilenet_v2_small", "unet_level", "unet_small", "MODELS"]
