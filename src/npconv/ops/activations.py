@@ -94,8 +94,8 @@ def relu(input, inplace=False):
 
 
 def _relu(x):
-    out = np.maximum(x, 0)           # NaN stays NaN
-    np.copyto(out, x, where=x == 0)  # and -0. stays -0., as torch's
+    out = np.maximum(x, 0, out=np.empty_like(x))  # NaN stays NaN
+    np.copyto(out, x, where=x == 0)                # and -0. stays -0., as torch's
     return out
 
 
