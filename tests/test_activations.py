@@ -220,3 +220,50 @@ ERRORS = [
 def test_error_messages(call, exception, message):
     with pytest.raises(exception, match=message):
         call()
+
+
+# --- prelu: a slope per channel, and its gradient ---------------------------------------
+
+@pytest.mark.parametrize("shape,slopes", [((3, 4, 5), 4), ((3, 4, 5, 2), 1), ((7,), 1), ((2, 3), 3)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_prelu_against_reference_and_torch(shape, slopes, dtype):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[0] = 0.0
+    w = rng.random(slopes).astype(dtype)
+    gy = rng.standard_normal(shape).astype(dtype)
+    channel = (lambda i: i[1] if len(shape) > 1 and slopes > 1 else 0)
+    expected = np.empty(shape)
+    expected_grad = np.empty(shape)
+    expected_w = np.zeros(slopes)
+    for i in np.ndindex(shape):
+        v, slope = float(x[i]), float(w[channel(i)])
+        expected[i] = v if v > 0 else slope * v
+        expected_grad[i] = gy[i] if v > 0 else gy[i] * slope
+        if v <= 0:
+            expected_w[channel(i)] += gy[i] * v
+    y = npconv.prelu(x, w)
+    gx, gw = npconv.prelu_backward(gy, x, w)
+    assert y.dtype == gx.dtype == gw.dtype == dtype
+    tolerance = 16 * np.finfo(dtype).eps
+    np.testing.assert_allclose(y, expected, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(gx, expected_grad, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(gw, expected_w, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity needs it")
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.prelu(tx, tw)
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_prelu_finite_differences_and_errors():
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 3, 4))
+    x[np.abs(x) < 0.05] += 0.2
+    check_directional_derivatives(npconv.prelu, lambda u, x, w: npconv.prelu_backward(u, x, w),
+                                  [x, rng.random(3)], rng)
+    with pytest.raises(ValueError, match=r"prelu\(\): `weight` must hold 1 or 3 values"):
+        npconv.prelu(x, np.ones(2))

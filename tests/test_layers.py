@@ -215,3 +215,11 @@ def test_convolution_layers_match_torch(name, args, shape):
     assert [p.shape for p in layer.parameters()] == [tuple(p.shape) for p in reference.parameters()]
     copy_parameters(layer, reference, torch, RNG(10))
     check_module_against_torch(torch, layer, reference, RNG(11).standard_normal(shape), RNG(12))
+
+
+def test_prelu_layer_matches_torch():
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed; parity needs it")
+    layer, reference = nn.PReLU(3, 0.1, dtype=np.float64), torch.nn.PReLU(3, 0.1).double()
+    copy_parameters(layer, reference, torch, RNG(15))  # torch's 0.1 is a float32 one
+    check_module_against_torch(torch, layer, reference, RNG(13).standard_normal((2, 3, 4, 4)),
+                               RNG(14))

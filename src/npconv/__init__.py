@@ -41,7 +41,7 @@ from .ops.pad import pad, pad_backward
 from .ops.sizes import (conv_input_size_range, conv_output_size, conv_transpose_output_padding,
                         same_padding)
 from .ops.activations import (relu, relu_backward, relu6, relu6_backward, leaky_relu,
-                              leaky_relu_backward, elu, elu_backward, selu, selu_backward, celu,
+                              leaky_relu_backward, prelu, prelu_backward, elu, elu_backward, selu, selu_backward, celu,
                               celu_backward, gelu, gelu_backward, silu, silu_backward, mish,
                               mish_backward, hardswish, hardswish_backward, hardsigmoid,
                               hardsigmoid_backward, hardtanh, hardtanh_backward, softplus,
@@ -83,7 +83,8 @@ __all__ = [
     "same_padding", "conv_output_size", "conv_input_size_range", "conv_transpose_output_padding",
     "pixel_shuffle", "pixel_shuffle_backward", "pixel_unshuffle", "pixel_unshuffle_backward",
     "channel_shuffle", "channel_shuffle_backward",
-    "relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu", "leaky_relu_backward", "elu",
+    "relu", "relu_backward", "relu6", "relu6_backward", "leaky_relu", "leaky_relu_backward",
+    "prelu", "prelu_backward", "elu",
     "elu_backward", "selu", "selu_backward", "celu", "celu_backward", "gelu", "gelu_backward",
     "silu", "silu_backward", "mish", "mish_backward", "hardswish", "hardswish_backward",
     "hardsigmoid", "hardsigmoid_backward", "hardtanh", "hardtanh_backward", "softplus",

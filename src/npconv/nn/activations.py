@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops import activations
-from .module import Module
+from .module import Module, Parameter
 
 #: A cell on which the constructors try their arguments, so that a bad one fails when the
 #: layer is built rather than at its first forward pass.
@@ -68,6 +68,30 @@ class LeakyReLU(_Activation):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__(negative_slope=negative_slope, inplace=inplace)
+
+
+class PReLU(Module):
+    """``x`` where positive, else ``weight * x`` with a learnt slope (one, or one per channel),
+    as ``torch.nn.PReLU``."""
+
+    def __init__(self, num_parameters=1, init=0.25, *, dtype=np.float32):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.weight = Parameter(np.full(num_parameters, init, dtype))
+
+    def forward(self, x):
+        self._input = x
+        return activations.prelu(x, self.weight.data)
+
+    def backward(self, grad_output):
+        grad_input, grad_weight = activations.prelu_backward(grad_output, self._input,
+                                                             self.weight.data)
+        if self.weight.requires_grad:
+            self.weight.grad += grad_weight
+        return grad_input
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
 
 
 class ELU(_Activation):
@@ -198,6 +222,6 @@ class LogSoftmax(_Activation):
         super().__init__(dim=dim)
 
 
-__all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
+__all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish",
            "Hardswish", "Hardsigmoid", "Hardtanh", "Softplus", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax"]

@@ -198,6 +198,56 @@ def leaky_relu_backward(grad_output, input, negative_slope=0.01):
                      lambda g, x: np.where(x > 0, g, g * slope))
 
 
+def _prelu_weight(op, x, weight):
+    """``weight`` (one value, or one per channel: dimension 1 of ``x``) shaped to broadcast."""
+    w = as_float_array(weight, op, "weight")
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if w.ndim != 1 or w.size not in (1, channels):
+        raise ValueError(f"{op}(): `weight` must hold 1 or {channels} values (one per channel), "
+                         f"got shape {w.shape}")
+    if w.size == 1 or x.ndim < 2:
+        return w, w.reshape(())
+    return w, w.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+@quiet
+def prelu(input, weight):
+    """``input`` where positive, else ``weight * input`` (one slope or one per channel), as
+    ``torch.nn.functional.prelu``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.prelu(np.array([[-2., 3.], [-1., -4.]]), np.array([0.5, 0.25]))
+    array([[-1. ,  3. ],
+           [-0.5, -1. ]])
+    """
+    x = as_float_array(input, "prelu", "input")
+    _, w = _prelu_weight("prelu", x, weight)
+    return np.where(x > 0, x, w * x).astype(np.result_type(x, w), copy=False)
+
+
+@quiet
+def prelu_backward(grad_output, input, weight):
+    """Gradients of :func:`prelu`: ``(grad_input, grad_weight)``.
+
+    ``grad_input`` is ``grad_output`` where ``input > 0``, else times the
+    slope; ``grad_weight`` sums ``grad_output * input`` over the cells where
+    ``input <= 0`` (per channel, or in all).
+    """
+    x = as_float_array(input, "prelu_backward", "input")
+    flat, w = _prelu_weight("prelu_backward", x, weight)
+    gy = _gradient("prelu_backward", grad_output, x)
+    positive = x > 0
+    grad_input = np.where(positive, gy, gy * w)
+    contribution = np.where(positive, 0, gy * x)
+    if flat.size == 1 or x.ndim < 2:
+        grad_weight = contribution.sum().reshape(flat.shape)
+    else:
+        grad_weight = contribution.sum(axis=(0,) + tuple(range(2, x.ndim)))
+    return (grad_input.astype(x.dtype, copy=False), grad_weight.astype(flat.dtype, copy=False))
+
+
 # --- exponential units -----------------------------------------------------------
 
 def _exponential_unit(negative, positive, input_scale):
@@ -674,7 +724,7 @@ def log_softmax_backward(grad_output, input, dim=None, *, dtype=None):
                       * np.sum(gy, axis=dim, keepdims=True), x, dim, gy)
 
 
-PUBLIC = ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
+PUBLIC = ("relu", "relu6", "leaky_relu", "prelu", "elu", "selu", "celu", "gelu", "silu", "mish",
           "hardswish", "hardsigmoid", "hardtanh", "softplus", "sigmoid", "tanh", "softmax",
           "log_softmax")
 
