@@ -57,7 +57,12 @@ def pool_window(op, ndim, spatial, kernel_size, stride, padding, dilation, ceil_
 
 def _plane_strides(window):
     """Flat-index step of each spatial dimension of the input plane."""
-    return [math.prod(window.in_shape[dim + 1:]) for dim in range(window.ndim)]
+    return plane_strides(window.in_shape)
+
+
+def plane_strides(spatial):
+    """Flat-index step of each dimension of a plane of shape ``spatial`` (row-major)."""
+    return [math.prod(spatial[dim + 1:]) for dim in range(len(spatial))]
 
 
 def _column(values, dim, ndim):
@@ -65,32 +70,31 @@ def _column(values, dim, ndim):
     return np.reshape(values, (-1,) + (1,) * (ndim - dim - 1))
 
 
-def _flat_index(window, cell_of_start):
+def _flat_index(window, cell_of_start, strides):
     """Per output cell, the flat index of ``cell_of_start(start, dim)``, summed over dimensions.
 
     ``start`` holds the offset-0 cell of every window position along ``dim``
-    (negative in the low padding).
+    (negative in the low padding); ``strides`` are the plane's flat-index steps.
     """
     index = np.zeros((1,) * window.ndim, np.int64)
-    for dim, plane_stride in enumerate(_plane_strides(window)):
+    for dim, plane_stride in enumerate(strides):
         start = window.starts(dim)
         index = index + _column(cell_of_start(start, dim) * plane_stride, dim, window.ndim)
     return index
 
 
-def _window_starts(window):
+def _window_starts(window, strides):
     """Flat index of each window's offset-0 cell (possibly in the padding), per output cell."""
-    return _flat_index(window, lambda start, dim: start)
+    return _flat_index(window, lambda start, dim: start, strides)
 
 
-def _offset_steps(window):
+def _offset_steps(window, strides):
     """Flat-index step from a window's offset-0 cell to each kernel offset in ``window.offsets``."""
-    strides = _plane_strides(window)
     return [sum(j * d * s for j, d, s in zip(offset, window.dilation, strides))
             for offset, _, _ in window.offsets]
 
 
-def _first_cells(window):
+def _first_cells(window, strides=None):
     """Flat index of each window's first cell at or after 0 on its dilated grid, per output cell.
 
     This is where torch's scan starts: the window's first real cell when it
@@ -99,7 +103,7 @@ def _first_cells(window):
     def first(start, dim):
         dilation = window.dilation[dim]
         return np.where(start < 0, start + (-start + dilation - 1) // dilation * dilation, start)
-    return _flat_index(window, first)
+    return _flat_index(window, first, strides or _plane_strides(window))
 
 
 def cell_reader(x, window, passes=1):
@@ -143,7 +147,7 @@ def _has_negative_zero(x):
     return bool((x.view(bits) == np.iinfo(bits).min).any())
 
 
-def max_pool_forward(x, window, values, indices):
+def max_pool_forward(x, window, values, indices, strides=None):
     """Write each window's maximum and its flat index in the input plane into ``values``, ``indices``.
 
     The index is torch's: the first cell (row-major kernel order) equal to
@@ -152,8 +156,11 @@ def max_pool_forward(x, window, values, indices):
     offset numbers, a small integer per output cell updated by arithmetic
     (masked copies are several times slower), walking the offsets in
     reverse so that the first match is written last; then turned into flat
-    indices.
+    indices with the plane's row-major ``strides`` (by default those of
+    ``window.in_shape``; a part of a larger plane passes the plane's, and
+    its caller adds the part's origin).
     """
+    strides = strides or _plane_strides(window)
     read = cell_reader(x, window, passes=2)
     max_pool_values(x, window, values, read)
     unclaimed = np.iinfo(np.min_scalar_type(len(window.offsets))).max
@@ -165,12 +172,13 @@ def max_pool_forward(x, window, values, indices):
     if np.isnan(values).any():  # the last NaN wins: later offsets overwrite
         for number, (offset, in_sl, out_sl) in offsets:
             _assign_where(winner[_ALL2 + out_sl], number, np.isnan(read(offset, in_sl, out_sl)))
-    steps = np.asarray(_offset_steps(window) + [0], np.int64)  # [0]: for `unclaimed`
+    steps = np.asarray(_offset_steps(window, strides) + [0], np.int64)  # [0]: for `unclaimed`
     np.take(steps, winner, out=indices, mode="clip")
-    indices += _window_starts(window)
+    indices += _window_starts(window, strides)
     lost = winner == unclaimed  # padding-only windows
     if lost.any():
-        np.copyto(indices, np.broadcast_to(_first_cells(window), indices.shape), where=lost)
+        np.copyto(indices, np.broadcast_to(_first_cells(window, strides), indices.shape),
+                  where=lost)
 
 
 def _assign_where(target, value, mask):
@@ -218,12 +226,23 @@ def _band_indices(window, in_rows, indices):
     indices += in_rows.start * math.prod(window.in_shape[1:])
 
 
-@quiet
 def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode,
               return_indices):
     x, unbatched = pool_input(op, ndim, input)
     window = pool_window(op, ndim, x.shape[2:], kernel_size, stride, padding, dilation,
                          ceil_mode)
+    pooled = max_pool_over(x, window, return_indices)
+    return tuple(unbatch(a, unbatched) for a in pooled) if return_indices else unbatch(pooled,
+                                                                                      unbatched)
+
+
+@quiet
+def max_pool_over(x, window, return_indices=False):
+    """Max pooling of a batched ``x`` over ``window``: the values, and their indices if asked.
+
+    ``window`` may be a part of a larger plane's (:mod:`npconv.dask` pools
+    chunks); the indices are then those of the part's plane.
+    """
     values = np.empty(x.shape[:2] + window.out_shape, x.dtype)
     indices = np.empty(values.shape, np.int64) if return_indices else None
 
@@ -238,13 +257,12 @@ def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode
     if indices is None:
         by_blocks(lambda x, values: max_pool_values(x, window, values), (x, values), window,
                   banded)
-        return unbatch(values, unbatched)
+        return values
     by_blocks(lambda x, values, indices: max_pool_forward(x, window, values, indices),
               (x, values, indices), window, banded)
-    return unbatch(values, unbatched), unbatch(indices, unbatched)
+    return values, indices
 
 
-@quiet
 def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, padding, dilation,
                        ceil_mode, indices):
     x, unbatched = pool_input(op, ndim, input)
@@ -252,11 +270,21 @@ def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
                          ceil_mode)
     out_shape = x.shape[:2] + window.out_shape
     gy = check_grad_output(op, grad_output, out_shape, unbatched, x)
-    grad_input = np.empty(x.shape, x.dtype)
     if indices is not None:
         indices = check_indices(op, indices, out_shape, unbatched)
         check_index_range(op, indices, window.in_shape, lambda: _first_cells(window),
                           "max_pool's index of a window of padding only")
+    return unbatch(max_pool_backward_over(gy, x, window, indices), unbatched)
+
+
+@quiet
+def max_pool_backward_over(gy, x, window, indices=None):
+    """The gradient of :func:`max_pool_over` with respect to ``x``, given ``gy``.
+
+    ``indices`` (flat in the plane, checked) are the winners; without them
+    the winners are found again from ``x``.
+    """
+    grad_input = np.empty(x.shape, x.dtype)
 
     def banded(n, c, rows):
         in_rows, band, inside, outside = _plane_band(window, n, c, rows)
@@ -273,7 +301,7 @@ def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
 
     if indices is not None:
         by_blocks(scatter_to_planes, (gy, indices, grad_input), window, banded)
-        return unbatch(grad_input, unbatched)
+        return grad_input
 
     def recompute_and_scatter(x, gy, grad_input):
         values = np.empty(gy.shape, x.dtype)
@@ -282,13 +310,16 @@ def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
         scatter_to_planes(gy, indices, grad_input)
 
     by_blocks(recompute_and_scatter, (x, gy, grad_input), window, banded)
-    return unbatch(grad_input, unbatched)
+    return grad_input
 
 
 # --- average pooling --------------------------------------------------------------
 
-def _divisor(window, count_include_pad, divisor_override):
+def _divisor(window, count_include_pad, divisor_override, outputs=None):
     """What each window's sum is divided by, broadcastable to ``out_shape``.
+
+    ``outputs`` (a slice per dimension) restricts it to those window
+    positions: broadcastable to their shape.
 
     torch's rule per dimension: a window spans ``[o*s - lo, o*s - lo + k)``
     clipped to the padded input ``[-lo, n + hi)``; with ``count_include_pad``
@@ -302,11 +333,13 @@ def _divisor(window, count_include_pad, divisor_override):
     divisor = 1
     for dim in range(window.ndim):
         n, k, hi = window.in_shape[dim], window.kernel[dim], window.padding[dim][1]
-        start = window.starts(dim)
+        start = window.starts(dim)[outputs[dim] if outputs else slice(None)]
         end = np.minimum(start + k, n + hi)
         if not count_include_pad:
             start, end = np.maximum(start, 0), np.minimum(end, n)
         counts = end - start
+        if not counts.size:  # no window here: nothing to divide
+            continue
         if (counts == counts[0]).all():
             divisor = divisor * int(counts[0])
         else:
@@ -434,12 +467,18 @@ def _avg_arguments(op, ndim, input, kernel_size, stride, padding, ceil_mode, div
     return x, unbatched, window
 
 
-@quiet
 def _avg_pool(op, ndim, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     x, unbatched, window = _avg_arguments(op, ndim, input, kernel_size, stride, padding,
                                           ceil_mode, divisor_override)
-    divisor = np.asarray(_divisor(window, count_include_pad, divisor_override), x.dtype)
+    return unbatch(avg_pool_over(x, window, _divisor(window, count_include_pad, divisor_override)),
+                   unbatched)
+
+
+@quiet
+def avg_pool_over(x, window, divisor):
+    """Average pooling of a batched ``x`` over ``window``: window sums over ``divisor`` (:func:`_divisor`)."""
+    divisor = np.asarray(divisor, x.dtype)
 
     def average(x, total, band=window, rows=slice(None)):
         box_sum(x, band, total)
@@ -451,16 +490,22 @@ def _avg_pool(op, ndim, input, kernel_size, stride, padding, ceil_mode, count_in
 
     total = np.empty(x.shape[:2] + window.out_shape, x.dtype)
     by_blocks(average, (x, total), window, banded)
-    return unbatch(total, unbatched)
+    return total
 
 
-@quiet
 def _avg_pool_backward(op, ndim, grad_output, input, kernel_size, stride, padding, ceil_mode,
                        count_include_pad, divisor_override):
     x, unbatched, window = _avg_arguments(op, ndim, input, kernel_size, stride, padding,
                                           ceil_mode, divisor_override)
     gy = check_grad_output(op, grad_output, x.shape[:2] + window.out_shape, unbatched, x)
-    divisor = np.asarray(_divisor(window, count_include_pad, divisor_override), x.dtype)
+    divisor = _divisor(window, count_include_pad, divisor_override)
+    return unbatch(avg_pool_backward_over(gy, window, divisor, x.dtype), unbatched)
+
+
+@quiet
+def avg_pool_backward_over(gy, window, divisor, dtype):
+    """The gradient of :func:`avg_pool_over` with respect to its input, given ``gy``."""
+    divisor = np.asarray(divisor, dtype)
 
     def spread(gy, grad_input):
         box_spread(gy / divisor, window, grad_input)
@@ -469,13 +514,13 @@ def _avg_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
         in_rows, band, inside, outside = _plane_band(window, n, c, rows)
         if rows.start == 0:
             grad_input[n, c] = 0
-        part = np.empty((1, 1) + band.in_shape, x.dtype)  # bands overlap: add, do not write
+        part = np.empty((1, 1) + band.in_shape, dtype)  # bands overlap: add, do not write
         box_spread(gy[outside] / _divisor_rows(divisor, window, rows), band, part)
         grad_input[inside] += part
 
-    grad_input = np.empty(x.shape, x.dtype)
+    grad_input = np.empty(gy.shape[:2] + window.in_shape, dtype)
     by_blocks(spread, (gy, grad_input), window, banded)
-    return unbatch(grad_input, unbatched)
+    return grad_input
 
 
 def _divisor_rows(divisor, window, rows):
