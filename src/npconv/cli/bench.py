@@ -424,6 +424,11 @@ def add_arguments(parser, positive_int=int):
     parser.add_argument("--plot", metavar="FILE.png", help="bar chart of the torch ratios")
     parser.add_argument("--algorithms", action="store_true",
                         help="instead: forward+backward ms of every convolution algorithm")
+    parser.add_argument("--dask", action="store_true",
+                        help="instead: a volume on disk convolved and differentiated on 1 and 2 "
+                             "Dask workers (needs npconv[dask])")
+    parser.add_argument("--volume-mib", type=positive_int, default=512, metavar="MIB",
+                        help="size of the --dask volume (default 512)")
 
 
 def run_command(args):
@@ -435,6 +440,14 @@ def run_command(args):
         except ImportError:
             print("PyTorch is not installed: no torch ratios")
     threads = npconv.get_threads()
+    if args.dask:
+        from .volume_bench import run_volume
+
+        results = run_volume(args.volume_mib, report=lambda line: print(line, flush=True))
+        if args.json:
+            with open(args.json, "w") as file:
+                json.dump(results, file, indent=1)
+        return 0
     if args.algorithms:
         print(f"npconv bench --algorithms: forward+backward ms, float32, {threads} threads, "
               f"{_blas_description()}, median of {args.repeat} alternating rounds")

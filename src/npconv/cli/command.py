@@ -354,6 +354,9 @@ def _check(args):
 
 def _bench(args):
     _check_output_paths(json=args.json, plot=args.plot)
+    if args.dask:
+        if not all(importlib.util.find_spec(name) for name in ("dask", "distributed")):
+            raise CommandError("--dask needs dask and distributed: pip install 'npconv[dask]'")
     return bench.run_command(args)
 
 

@@ -217,8 +217,15 @@ def as_float_array(x, op, name):
     """``x`` as a float32 or float64 ndarray of native byte order; anything else is a TypeError.
 
     Never copies an ndarray (inputs are only ever read).  The message of a
-    refusal says how to convert.
+    refusal says how to convert.  A Dask array is refused (converting it
+    would compute all of it here): the operators that take them send them to
+    :mod:`npconv.dask` before this.
     """
+    if callable(getattr(type(x), "__dask_graph__", None)):
+        raise TypeError(
+            f"{op}(): `{name}` is a Dask array, and {op} does not take Dask arrays (npconv.dask "
+            f"lists those that do); pass `{name}.compute()` if it fits in memory"
+        )
     try:
         array = np.asarray(x)
     except (ValueError, TypeError) as exc:

@@ -7,7 +7,10 @@ values and windows).
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+import sys
 
 import numpy as np
 
@@ -17,6 +20,28 @@ from .arguments import as_float_array, batched_float_array, check_ndim, promoted
 
 
 SPATIAL_NAMES = {1: "L", 2: "H, W", 3: "D, H, W"}
+
+
+def is_dask(value):
+    """Whether ``value`` is a Dask collection (asked of its type: dask is not imported)."""
+    return callable(getattr(type(value), "__dask_graph__", None))
+
+
+def dask_aware(function):
+    """Decorator: a call with a Dask array argument goes to :mod:`npconv.dask`'s function of that name.
+
+    Only once dask is imported can an argument be one, so the check costs a
+    dictionary lookup otherwise, and the core needs NumPy alone.
+    """
+    name = function.__name__
+
+    @functools.wraps(function)
+    def call(*args, **kwargs):
+        if "dask" in sys.modules and any(map(is_dask, itertools.chain(args, kwargs.values()))):
+            from .. import dask as on_dask
+            return getattr(on_dask, name)(*args, **kwargs)
+        return function(*args, **kwargs)
+    return call
 
 
 def batched_input(op, ndim, input):

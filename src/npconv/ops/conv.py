@@ -15,8 +15,8 @@ import numpy as np
 from .. import engine
 from .arguments import (as_float_array, check_array_size, check_groups, check_ndim, make_window,
                         promoted, to_tuple, window_arguments)
-from .common import (add_bias, batched_input, bias_grad, check_bias, check_grad_output, documented,
-                     gradients_as, input_arrays, sample_chunks, unbatch)
+from .common import (add_bias, batched_input, bias_grad, check_bias, check_grad_output, dask_aware,
+                     documented, gradients_as, input_arrays, sample_chunks, unbatch)
 from .padding import check_mode, padded, padded_adjoint, padded_shape
 
 #: ``padding_mode`` values, as torch's convolution modules.
@@ -280,6 +280,7 @@ ndarray, shape ``weight_size``
 
 # --- public functions: thin definitions over the implementations above ---------------
 
+@dask_aware
 @documented(_CONV_DOC, 1)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            padding_mode="zeros"):
@@ -289,12 +290,14 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 @documented(_CONV_BACKWARD_DOC, 1, fwd="conv1d", name_input="conv1d_input",
             name_weight="conv1d_weight")
+@dask_aware
 def conv1d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1,
                     groups=1, *, padding_mode="zeros"):
     return _conv_backward("conv1d_backward", 1, grad_output, input, weight, bias, stride, padding,
                           dilation, groups, padding_mode)
 
 
+@dask_aware
 @documented(_CONV_INPUT_DOC, 1, fwd="conv1d")
 def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
                  *, padding_mode="zeros"):
@@ -302,6 +305,7 @@ def conv1d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                        dilation, groups, padding_mode)
 
 
+@dask_aware
 @documented(_CONV_WEIGHT_DOC, 1, fwd="conv1d")
 def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1,
                   *, padding_mode="zeros"):
@@ -309,6 +313,7 @@ def conv1d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
                         dilation, groups, padding_mode)
 
 
+@dask_aware
 @documented(_CONV_DOC, 2)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            padding_mode="zeros"):
@@ -318,12 +323,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 @documented(_CONV_BACKWARD_DOC, 2, fwd="conv2d", name_input="conv2d_input",
             name_weight="conv2d_weight")
+@dask_aware
 def conv2d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1,
                     groups=1, *, padding_mode="zeros"):
     return _conv_backward("conv2d_backward", 2, grad_output, input, weight, bias, stride, padding,
                           dilation, groups, padding_mode)
 
 
+@dask_aware
 @documented(_CONV_INPUT_DOC, 2, fwd="conv2d")
 def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
                  *, padding_mode="zeros"):
@@ -331,6 +338,7 @@ def conv2d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                        dilation, groups, padding_mode)
 
 
+@dask_aware
 @documented(_CONV_WEIGHT_DOC, 2, fwd="conv2d")
 def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1,
                   *, padding_mode="zeros"):
@@ -338,6 +346,7 @@ def conv2d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation
                         dilation, groups, padding_mode)
 
 
+@dask_aware
 @documented(_CONV_DOC, 3)
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
            padding_mode="zeros"):
@@ -347,12 +356,14 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
 @documented(_CONV_BACKWARD_DOC, 3, fwd="conv3d", name_input="conv3d_input",
             name_weight="conv3d_weight")
+@dask_aware
 def conv3d_backward(grad_output, input, weight, bias=None, stride=1, padding=0, dilation=1,
                     groups=1, *, padding_mode="zeros"):
     return _conv_backward("conv3d_backward", 3, grad_output, input, weight, bias, stride, padding,
                           dilation, groups, padding_mode)
 
 
+@dask_aware
 @documented(_CONV_INPUT_DOC, 3, fwd="conv3d")
 def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=1, groups=1,
                  *, padding_mode="zeros"):
@@ -360,6 +371,7 @@ def conv3d_input(input_size, weight, grad_output, stride=1, padding=0, dilation=
                        dilation, groups, padding_mode)
 
 
+@dask_aware
 @documented(_CONV_WEIGHT_DOC, 3, fwd="conv3d")
 def conv3d_weight(input, weight_size, grad_output, stride=1, padding=0, dilation=1, groups=1,
                   *, padding_mode="zeros"):

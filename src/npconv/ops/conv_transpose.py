@@ -21,8 +21,8 @@ from .. import engine
 from ..window.geometry import Window
 from .arguments import (check_array_size, check_groups, make_window, promoted, to_tuple,
                         transposed_output_size, window_arguments)
-from .common import (add_bias, bias_grad, check_bias, check_grad_output, documented, gradients_as,
-                     input_arrays, unbatch)
+from .common import (add_bias, bias_grad, check_bias, check_grad_output, dask_aware, documented,
+                     gradients_as, input_arrays, unbatch)
 
 
 def _transpose_window(op, ndim, x_shape, w_shape, stride, padding, output_padding, groups,
@@ -141,6 +141,7 @@ grad_bias : ndarray, shape (C_out,), or None when ``bias`` is None
 """
 
 
+@dask_aware
 @documented(_DOC, 1, conv="conv1d")
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
@@ -148,6 +149,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            output_padding, groups, dilation)
 
 
+@dask_aware
 @documented(_BACKWARD_DOC, 1, fwd="conv_transpose1d", conv="conv1d")
 def conv_transpose1d_backward(grad_output, input, weight, bias=None, stride=1, padding=0,
                               output_padding=0, groups=1, dilation=1):
@@ -155,6 +157,7 @@ def conv_transpose1d_backward(grad_output, input, weight, bias=None, stride=1, p
                                     bias, stride, padding, output_padding, groups, dilation)
 
 
+@dask_aware
 @documented(_DOC, 2, conv="conv2d")
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
@@ -162,6 +165,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            output_padding, groups, dilation)
 
 
+@dask_aware
 @documented(_BACKWARD_DOC, 2, fwd="conv_transpose2d", conv="conv2d")
 def conv_transpose2d_backward(grad_output, input, weight, bias=None, stride=1, padding=0,
                               output_padding=0, groups=1, dilation=1):
@@ -169,6 +173,7 @@ def conv_transpose2d_backward(grad_output, input, weight, bias=None, stride=1, p
                                     bias, stride, padding, output_padding, groups, dilation)
 
 
+@dask_aware
 @documented(_DOC, 3, conv="conv3d")
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
@@ -176,6 +181,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            output_padding, groups, dilation)
 
 
+@dask_aware
 @documented(_BACKWARD_DOC, 3, fwd="conv_transpose3d", conv="conv3d")
 def conv_transpose3d_backward(grad_output, input, weight, bias=None, stride=1, padding=0,
                               output_padding=0, groups=1, dilation=1):

@@ -30,7 +30,7 @@ from ..window.blocks import quiet
 from ..window.geometry import gather, scatter_add
 from .arguments import (batched_float_array, check_array_size, make_window, to_tuple,
                         window_arguments)
-from .common import check_grad_output, unbatch
+from .common import check_grad_output, dask_aware, unbatch
 
 
 def _spatial_ndim(*candidates):
@@ -104,6 +104,7 @@ def _check_columns(op, cols, window, name):
         )
 
 
+@dask_aware
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Extract sliding windows into columns, as ``torch.nn.functional.unfold``.
 
@@ -135,6 +136,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     return unbatch(_unfold(x, window), unbatched)
 
 
+@dask_aware
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Add columns back into an array, as ``torch.nn.functional.fold``: the adjoint of :func:`unfold`.
 
@@ -163,6 +165,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return unbatch(_fold(cols, window), unbatched)
 
 
+@dask_aware
 def unfold_backward(grad_output, input, kernel_size, dilation=1, padding=0, stride=1):
     """Gradient of :func:`unfold` with respect to ``input``: :func:`fold` of ``grad_output``.
 
@@ -183,6 +186,7 @@ def unfold_backward(grad_output, input, kernel_size, dilation=1, padding=0, stri
     return unbatch(_fold(gy, window).astype(x.dtype, copy=False), unbatched)
 
 
+@dask_aware
 def fold_backward(grad_output, input, output_size, kernel_size, dilation=1, padding=0,
                   stride=1):
     """Gradient of :func:`fold` with respect to ``input``: :func:`unfold` of ``grad_output``.

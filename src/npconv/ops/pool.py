@@ -32,8 +32,8 @@ from ..window.blocks import plane_bands, plane_blocks, quiet, run_blocks
 from ..window.geometry import Window
 from ..window.phases import flat_phases
 from .arguments import make_window, window_arguments
-from .common import (by_samples, check_grad_output, check_index_range, check_indices, documented,
-                     pool_input, scatter_to_planes, unbatch)
+from .common import (by_samples, check_grad_output, check_index_range, check_indices, dask_aware,
+                     documented, pool_input, scatter_to_planes, unbatch)
 
 _ALL2 = (slice(None), slice(None))
 
@@ -221,9 +221,9 @@ def _plane_band(window, n, c, rows):
     return in_rows, band, plane + (in_rows,), plane + (rows,)
 
 
-def _band_indices(window, in_rows, indices):
+def _band_indices(strides, in_rows, indices):
     """Band-relative flat indices made plane-relative: the band starts ``in_rows.start`` rows in."""
-    indices += in_rows.start * math.prod(window.in_shape[1:])
+    indices += in_rows.start * strides[0]
 
 
 def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode,
@@ -237,12 +237,14 @@ def _max_pool(op, ndim, input, kernel_size, stride, padding, dilation, ceil_mode
 
 
 @quiet
-def max_pool_over(x, window, return_indices=False):
+def max_pool_over(x, window, return_indices=False, strides=None):
     """Max pooling of a batched ``x`` over ``window``: the values, and their indices if asked.
 
-    ``window`` may be a part of a larger plane's (:mod:`npconv.dask` pools
-    chunks); the indices are then those of the part's plane.
+    The indices are flat in a plane of row-major ``strides``: by default
+    ``window.in_shape``'s; :mod:`npconv.dask`, pooling a part of a larger
+    plane, passes the plane's and adds the part's origin.
     """
+    strides = strides or _plane_strides(window)
     values = np.empty(x.shape[:2] + window.out_shape, x.dtype)
     indices = np.empty(values.shape, np.int64) if return_indices else None
 
@@ -251,14 +253,14 @@ def max_pool_over(x, window, return_indices=False):
         if indices is None:
             max_pool_values(x[inside], band, values[outside])
         else:
-            max_pool_forward(x[inside], band, values[outside], indices[outside])
-            _band_indices(window, in_rows, indices[outside])
+            max_pool_forward(x[inside], band, values[outside], indices[outside], strides)
+            _band_indices(strides, in_rows, indices[outside])
 
     if indices is None:
         by_blocks(lambda x, values: max_pool_values(x, window, values), (x, values), window,
                   banded)
         return values
-    by_blocks(lambda x, values, indices: max_pool_forward(x, window, values, indices),
+    by_blocks(lambda x, values, indices: max_pool_forward(x, window, values, indices, strides),
               (x, values, indices), window, banded)
     return values, indices
 
@@ -293,8 +295,9 @@ def max_pool_backward_over(gy, x, window, indices=None):
             grad_input[plane] = 0
         if indices is None:
             band_indices = np.empty(gy[outside].shape, np.int64)
-            max_pool_forward(x[inside], band, np.empty(gy[outside].shape, x.dtype), band_indices)
-            _band_indices(window, in_rows, band_indices)
+            max_pool_forward(x[inside], band, np.empty(gy[outside].shape, x.dtype), band_indices,
+                             _plane_strides(window))
+            _band_indices(_plane_strides(window), in_rows, band_indices)
         else:
             band_indices = indices[outside]
         scatter_to_planes(gy[outside], band_indices, grad_input[plane], accumulate=True)
@@ -741,6 +744,7 @@ ndarray, shape of ``input``
 _POOL_EXAMPLES = {1: "(2, 3, 4)", 2: "(2, 3, 4, 4)", 3: "(2, 3, 4, 4, 4)"}
 
 
+@dask_aware
 @documented(_MAX_DOC, 1, example_pool=_POOL_EXAMPLES[1])
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
@@ -748,6 +752,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@dask_aware
 @documented(_MAX_BACKWARD_DOC, 1, fwd="max_pool1d")
 def max_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
                         ceil_mode=False, indices=None):
@@ -755,6 +760,7 @@ def max_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                               padding, dilation, ceil_mode, indices)
 
 
+@dask_aware
 @documented(_AVG_DOC, 1)
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
@@ -762,6 +768,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                      count_include_pad, divisor_override)
 
 
+@dask_aware
 @documented(_AVG_BACKWARD_DOC, 1, fwd="avg_pool1d")
 def avg_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
                         count_include_pad=True, divisor_override=None):
@@ -769,6 +776,7 @@ def avg_pool1d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                               padding, ceil_mode, count_include_pad, divisor_override)
 
 
+@dask_aware
 @documented(_MAX_DOC, 2, example_pool=_POOL_EXAMPLES[2])
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
@@ -776,6 +784,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@dask_aware
 @documented(_MAX_BACKWARD_DOC, 2, fwd="max_pool2d")
 def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
                         ceil_mode=False, indices=None):
@@ -783,6 +792,7 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                               padding, dilation, ceil_mode, indices)
 
 
+@dask_aware
 @documented(_AVG_DOC, 2)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
@@ -790,6 +800,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                      count_include_pad, divisor_override)
 
 
+@dask_aware
 @documented(_AVG_BACKWARD_DOC, 2, fwd="avg_pool2d")
 def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
                         count_include_pad=True, divisor_override=None):
@@ -797,6 +808,7 @@ def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                               padding, ceil_mode, count_include_pad, divisor_override)
 
 
+@dask_aware
 @documented(_MAX_DOC, 3, example_pool=_POOL_EXAMPLES[3])
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
@@ -804,6 +816,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                      return_indices)
 
 
+@dask_aware
 @documented(_MAX_BACKWARD_DOC, 3, fwd="max_pool3d")
 def max_pool3d_backward(grad_output, input, kernel_size, stride=None, padding=0, dilation=1,
                         ceil_mode=False, indices=None):
@@ -811,6 +824,7 @@ def max_pool3d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                               padding, dilation, ceil_mode, indices)
 
 
+@dask_aware
 @documented(_AVG_DOC, 3)
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
@@ -818,6 +832,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                      count_include_pad, divisor_override)
 
 
+@dask_aware
 @documented(_AVG_BACKWARD_DOC, 3, fwd="avg_pool3d")
 def avg_pool3d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
                         count_include_pad=True, divisor_override=None):
