@@ -11,17 +11,19 @@ is more than 100 times the workspace), three passes are timed:
 * weight gradient: ``conv3d_weight`` of the volume and that result (a tree sum);
 * input gradient: ``conv3d_input`` of that result, saved to a third file.
 
-For each it prints seconds, MiB of volume per second, and the most memory
-that NumPy and Python held at once in a worker during the pass
-(``tracemalloc``, arrays included); for each cluster, every worker's peak
-resident memory (``ru_maxrss``, the interpreter and its libraries included).
+For each it prints seconds, MiB of volume per second, and two peaks of a
+worker's memory during the pass (the largest over the workers): what NumPy
+and Python held at once (``tracemalloc``, arrays included), and the resident
+memory of the whole process (sampled every 5 ms; the interpreter, its
+libraries and the mapped file pages a task touches included), beside the
+resident memory it started the pass with.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import tempfile
+import threading
 import time
 import tracemalloc
 
@@ -34,30 +36,47 @@ CHUNKS = (1, 1, 16, 256, 256)
 WORKSPACE = 4 << 20
 
 
-def _peak_rss_mib():
-    """This process's peak resident memory in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+_sampling = {}
 
 
-def _start_tracing():
+def _start_measuring():
+    """Start a pass: trace allocations, and sample this process's resident memory every 5 ms."""
+    import psutil
+
+    process, stop, peak = psutil.Process(), threading.Event(), [0]
+    start = process.memory_info().rss
+
+    def sample():
+        while not stop.wait(0.005):
+            peak[0] = max(peak[0], process.memory_info().rss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    _sampling.update(stop=stop, thread=thread, peak=peak, start=start)
     tracemalloc.start()
-
-
-def _traced_peak_mib():
-    """The most memory traced at once since the last call (then starts a new period)."""
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.reset_peak()
-    return peak
+
+
+def _stop_measuring():
+    """End a pass: ``(traced peak, resident peak, resident at the start)`` in MiB."""
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    _sampling["stop"].set()
+    _sampling["thread"].join()
+    return (traced / 2**20, max(_sampling["peak"][0], _sampling["start"]) / 2**20,
+            _sampling["start"] / 2**20)
 
 
 def _warm_up():
-    import npconv.dask  # noqa: F401  (the worker imports what the tasks use before it is measured)
+    """What a worker imports and sets up once, before it is measured."""
+    from npconv.dask import chunks, npy
 
     x = np.ones((1, 1, 8, 8, 8), np.float32)
-    npconv.conv3d_weight(x, (1, 1, 3, 3, 3), npconv.conv3d(x, np.ones((1, 1, 3, 3, 3),
-                                                                      np.float32), padding=1),
-                         padding=1)
-    return _peak_rss_mib()
+    with chunks.one_blas_thread():
+        npconv.conv3d_weight(x, (1, 1, 3, 3, 3), npconv.conv3d(x, np.ones((1, 1, 3, 3, 3),
+                                                                          np.float32), padding=1),
+                             padding=1)
+    return npy.__name__
 
 
 def run_volume(volume_mib, worker_counts=(1, 2), report=print):
@@ -83,14 +102,14 @@ def run_volume(volume_mib, worker_counts=(1, 2), report=print):
         report(f"npconv bench --dask: a {volume_bytes >> 20} MiB float32 volume {shape} on disk, "
                f"chunks {CHUNKS} ({int(np.prod(CHUNKS)) * 4 >> 20} MiB), workspace "
                f"{WORKSPACE >> 20} MiB, worker processes of 1 thread")
-        report(f"{'workers':>7} {'pass':<16} {'seconds':>8} {'MiB/s':>8} {'peak MiB':>9}")
+        report(f"{'workers':>7} {'pass':<16} {'seconds':>8} {'MiB/s':>8} {'traced MiB':>11} "
+               f"{'resident MiB (at start)':>24}")
         for workers in worker_counts:
             with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                          host="127.0.0.1", dashboard_address=None) as cluster, \
+                                          host="127.0.0.1", dashboard_address=":0") as cluster, \
                     distributed.Client(cluster) as client, dask.config.set(scheduler=client), \
                     npconv.workspace(WORKSPACE):
                 client.run(_warm_up)
-                client.run(_start_tracing)
                 volume = load_npy(path, CHUNKS)
                 passes = [
                     ("forward", lambda: save_npy(os.path.join(folder, "y.npy"),
@@ -104,20 +123,18 @@ def run_volume(volume_mib, worker_counts=(1, 2), report=print):
                                                             load_npy(os.path.join(folder, "y.npy"),
                                                                      CHUNKS), padding=1))),
                 ]
-                client.run(_traced_peak_mib)
                 for name, run in passes:
+                    client.run(_start_measuring)
                     start = time.perf_counter()
                     run()
                     seconds = time.perf_counter() - start
+                    traced, resident, at_start = (max(values) for values in zip(
+                        *client.run(_stop_measuring).values()))
                     rate = volume_bytes / 2**20 / seconds
-                    peak = max(client.run(_traced_peak_mib).values())
-                    report(f"{workers:>7} {name:<16} {seconds:>8.2f} {rate:>8.1f} {peak:>9.1f}")
+                    report(f"{workers:>7} {name:<16} {seconds:>8.2f} {rate:>8.1f} {traced:>11.1f} "
+                           f"{resident:>15.0f} ({at_start:.0f})")
                     rows.append(dict(workers=workers, name=name, seconds=seconds,
                                      mib_per_s=rate, volume_mib=volume_bytes >> 20,
-                                     peak_traced_mib=peak))
-                rss = client.run(_peak_rss_mib)
-                report(f"{'':>7} peak resident memory of each worker (MiB): "
-                       + ", ".join(f"{value:.0f}" for _, value in sorted(rss.items())))
-                rows.append(dict(workers=workers, name="peak_rss_mib",
-                                 values=sorted(rss.values())))
+                                     peak_traced_mib=traced, peak_resident_mib=resident,
+                                     resident_at_start_mib=at_start))
     return rows
