@@ -82,6 +82,9 @@ def conv_config(rng, ndim, transposed=False):
         else:
             padding = 0
         kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        mode = str(rng.choice(["zeros"] * 3 + ["reflect", "replicate", "circular"]))
+        if mode != "zeros" and not transposed:
+            kwargs["padding_mode"] = mode
         shape = (int(rng.integers(1, 4)), cin) + spatial
         if transposed:
             extra = tuple(int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation))
@@ -310,13 +313,11 @@ def test_clear_errors_when_the_graph_is_built():
         npconv.conv2d(x.astype(int), w)
     with pytest.raises(ValueError, match=r"`grad_output` must have shape \(2, 2, 8, 8\)"):
         npconv.conv2d_backward(da.ones((2, 2, 9, 9)), x, w)
-    with pytest.raises(ValueError, match=r"padding_mode='zeros' only"):
-        npconv.conv2d_backward(da.ones((2, 2, 10, 10)), x, w, padding=1, padding_mode="reflect")
     with pytest.raises(TypeError, match=r"interpolate\(\): `input` is a Dask array"):
         npconv.interpolate(x, scale_factor=2)
 
 
-def test_padding_modes_in_the_forward_pass():
+def test_padding_modes_forward_and_backward():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((2, 2, 11, 9))
     w = rng.standard_normal((3, 2, 3, 3))
@@ -325,10 +326,29 @@ def test_padding_modes_in_the_forward_pass():
         y = npconv.conv2d(xd, w, padding=1, padding_mode=mode)
         assert y.chunks[2:] == ((4, 4, 3), (5, 4))  # the size kept, the chunks kept
         assert_equal_to_rounding(y, npconv.conv2d(x, w, padding=1, padding_mode=mode), mode)
-        assert_equal_to_rounding(npconv.conv2d(xd, w, padding=((2, 0), (1, 3)), stride=2,
-                                               padding_mode=mode),
-                                 npconv.conv2d(x, w, padding=((2, 0), (1, 3)), stride=2,
-                                               padding_mode=mode), mode)
+        kwargs = dict(padding=((2, 0), (1, 3)), stride=(2, 1), dilation=(1, 2),
+                      padding_mode=mode)
+        y = npconv.conv2d(x, w, **kwargs)
+        assert_equal_to_rounding(npconv.conv2d(xd, w, **kwargs), y, mode)
+        gy = rng.standard_normal(y.shape)
+        gyd = da.from_array(gy, chunks=(2, 3, 2, 3))
+        expected = npconv.conv2d_backward(gy, x, w, **kwargs)
+        for got, want, name in zip(npconv.conv2d_backward(gyd, xd, w, **kwargs), expected,
+                                   ("input", "weight")):
+            assert_equal_to_rounding(got, want, f"{mode} grad {name}")
+        assert_equal_to_rounding(npconv.conv2d_input(x.shape, w, gyd, **kwargs), expected[0],
+                                 f"{mode} conv2d_input")
+        assert_equal_to_rounding(npconv.conv2d_weight(xd, w.shape, gyd, **kwargs), expected[1],
+                                 f"{mode} conv2d_weight")
+    for mode, pads in (("reflect", 1), ("replicate", (2, 3)), ("circular", ((3, 1), (0, 2)))):
+        x1 = rng.standard_normal((1, 1, 4, 3))  # pads as large as the mode allows
+        g = npconv.conv2d_backward(np.ones((1, 1) + npconv.conv2d(x1, w[:1, :1], padding=pads,
+                                                                 padding_mode=mode).shape[2:]),
+                                   x1, w[:1, :1], padding=pads, padding_mode=mode)
+        lazy = npconv.conv2d_backward(da.ones(g[0].shape[:2] + npconv.conv2d(
+            x1, w[:1, :1], padding=pads, padding_mode=mode).shape[2:], chunks=1),
+            da.from_array(x1, chunks=(1, 1, 1, 2)), w[:1, :1], padding=pads, padding_mode=mode)
+        assert_equal_to_rounding(lazy[0], g[0], f"{mode} {pads} small")
 
 
 def test_halos_and_chunks_follow_the_stride_without_rechunking():

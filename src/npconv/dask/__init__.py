@@ -19,8 +19,7 @@ messages.
   with the workspace and algorithm in force where the graph was built.
 
 Results equal npconv's on the whole array to rounding (the blocks add their
-products in another order).  Gradients take ``padding_mode='zeros'`` only;
-unfold and fold take batch chunks only (their columns flatten the spatial
+products in another order).  Unfold and fold take batch chunks only (their columns flatten the spatial
 dimensions); a max-pool gradient over spatial chunks refuses windows of
 padding cells only (whose gradient torch sends to a cell of another row).
 

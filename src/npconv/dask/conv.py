@@ -24,6 +24,7 @@ from ..ops.arguments import promoted
 from ..ops.common import add_bias, check_bias
 from ..ops.conv import conv_window, _shape_argument
 from ..ops.conv_transpose import _transpose_window
+from ..ops.padding import block_slices, copy_blocks
 from . import chunks as ch
 from .arrays import (lazy_input, one_chunk_along, result_dtype, same_batch_chunks,
                      small)
@@ -163,10 +164,28 @@ def _padded(x, mode_pads, padding_mode):
                            for axis, (lo, hi) in enumerate(mode_pads) if lo or hi})
 
 
-def _zeros_only(op, padding_mode):
-    if padding_mode != "zeros":
-        raise ValueError(f"{op}(): on Dask arrays, gradients take padding_mode='zeros' only, got "
-                         f"{padding_mode!r} (the forward pass takes every mode)")
+def _padded_adjoint(op, grad, in_shape, mode_pads, padding_mode):
+    """The adjoint of :func:`_padded`, lazily: each border block of ``grad`` added onto the cells it
+    copies (the blocks of :mod:`npconv.ops.padding`; a replicated run summed first)."""
+    import dask.array as da
+
+    def forward(cells):  # a reflected run's cells, as a slice with step 1
+        return cells if cells.step != -1 else slice(
+            0 if cells.stop is None else cells.stop + 1, cells.start + 1)
+
+    _, blocks = copy_blocks(op, in_shape, mode_pads, padding_mode, "padding")
+    result = grad[block_slices(blocks[0])[0]]  # the input's own cells, padded by none
+    for block in blocks[1:]:
+        out_slices, in_slices = block_slices(block)
+        part = grad[out_slices]
+        for axis, run in enumerate(block):
+            if run.step == 0:
+                part = part.sum(axis=axis, keepdims=True)
+            elif run.step == -1:
+                part = da.flip(part, axis)
+        target = tuple(forward(cells) for cells in in_slices)
+        result[target] = result[target] + part
+    return result
 
 
 def _grad_output(op, grad_output, expected, unbatched, like, cut_channels=False):
@@ -201,25 +220,30 @@ def conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, paddi
 
 def conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, dilation, groups,
                   padding_mode):
-    _zeros_only(op, padding_mode)
-    x, w, b, unbatched, window, groups, _ = _arguments(
+    x, w, b, unbatched, window, groups, mode_pads = _arguments(
         op, ndim, input, weight, bias, stride, padding, dilation, groups, padding_mode)
     gy = _grad_output(op, grad_output, (x.shape[0], w.shape[0]) + window.out_shape, unbatched, x)
-    gx = windows_adjoint(window, gy, x.chunks[2:], w, groups)
-    gw = weight_gradient(window, x, gy, owned(window, x), w.shape, groups)
+    outputs = owned(window, x)
+    if mode_pads is None:
+        gx = windows_adjoint(window, gy, x.chunks[2:], w, groups)
+        gw = weight_gradient(window, x, gy, outputs, w.shape, groups)
+    else:
+        padded = _padded(x, mode_pads, padding_mode)
+        gx = _padded_adjoint(op, windows_adjoint(window, gy, padded.chunks[2:], w, groups),
+                             x.shape, mode_pads, padding_mode)
+        gw = weight_gradient(window, padded, gy, outputs, w.shape, groups)
     return (_unbatch(gx.astype(x.dtype, copy=False), unbatched),
             gw.astype(w.dtype, copy=False), bias_gradient(gy, b))
 
 
 def conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dilation, groups,
                padding_mode):
-    _zeros_only(op, padding_mode)
     shape = _shape_argument(input_size, (ndim + 1, ndim + 2), op, "input_size")
     unbatched = len(shape) == ndim + 1
     shape = (1,) + shape if unbatched else shape
     w = small(op, "weight", weight, (ndim + 2,), _WEIGHT)
-    window, groups, _ = conv_window(op, ndim, shape, w.shape, stride, padding, dilation, groups,
-                                    padding_mode, input_name="input_size")
+    window, groups, mode_pads = conv_window(op, ndim, shape, w.shape, stride, padding, dilation,
+                                            groups, padding_mode, input_name="input_size")
     gy, gy_unbatched = lazy_input(op, ndim, grad_output, "grad_output")
     expected = (shape[0], w.shape[0]) + window.out_shape
     if gy_unbatched != unbatched or gy.shape != expected:
@@ -229,21 +253,26 @@ def conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dilat
     one_chunk_along(op, "grad_output", gy, 1, "the channels")
     # the gradient's chunks: those of an input whose chunks own grad_output's
     in_chunks = [ch.input_chunks(window, d, gy.chunks[2 + d]) for d in range(ndim)]
-    return _unbatch(windows_adjoint(window, gy, in_chunks, w, groups), unbatched)
+    gx = windows_adjoint(window, gy, in_chunks, w, groups)
+    if mode_pads is not None:
+        gx = _padded_adjoint(op, gx, shape, mode_pads, padding_mode)
+    return _unbatch(gx, unbatched)
 
 
 def conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dilation, groups,
                 padding_mode):
-    _zeros_only(op, padding_mode)
     x, unbatched = lazy_input(op, ndim, input)
     shape = _shape_argument(weight_size, (ndim + 2,), op, "weight_size")
     if 0 in shape:
         raise ValueError(f"{op}(): `weight_size` must have no zero entry, got {shape}")
-    window, groups, _ = conv_window(op, ndim, x.shape, shape, stride, padding, dilation, groups,
-                                    padding_mode)
+    window, groups, mode_pads = conv_window(op, ndim, x.shape, shape, stride, padding, dilation,
+                                            groups, padding_mode)
     one_chunk_along(op, "input", x, 1, "the channels")
     gy = _grad_output(op, grad_output, (x.shape[0], shape[0]) + window.out_shape, unbatched, x)
-    return weight_gradient(window, x, gy, owned(window, x), shape, groups)
+    outputs = owned(window, x)
+    if mode_pads is not None:
+        x = _padded(x, mode_pads, padding_mode)
+    return weight_gradient(window, x, gy, outputs, shape, groups)
 
 
 def _transpose_arguments(op, ndim, input, weight, bias, stride, padding, output_padding, groups,

@@ -12,7 +12,7 @@ Along a padded dimension of size ``n`` with pads ``(lo, hi)``, output cell
 Along each dimension the output is at most three runs of input cells in
 arithmetic progression (the middle, the low border, the high border), so the
 output is at most ``3**d`` blocks, each one strided copy of the input
-(:func:`_blocks`).  The backward pass is the adjoint: each block added onto
+(:func:`copy_blocks`).  The backward pass is the adjoint: each block added onto
 the cells it read, a replicated run summed along its dimension first.
 """
 
@@ -119,7 +119,7 @@ def _runs(op, mode, size, lo, hi, dim, name):
     return [run for run in runs if run.length > 0]
 
 
-def _blocks(op, shape, pairs, mode, name):
+def copy_blocks(op, shape, pairs, mode, name):
     """The output shape and its blocks, each a run per dimension (the first block: the kept cells)."""
     per_dim = [_runs(op, mode, size, lo, hi, dim, name)
                for dim, (size, (lo, hi)) in enumerate(zip(shape, pairs))]
@@ -129,10 +129,10 @@ def _blocks(op, shape, pairs, mode, name):
 
 def padded_shape(op, shape, pairs, mode, name="pad"):
     """The shape of :func:`padded`'s result; refuses pads that ``mode`` cannot take."""
-    return _blocks(op, shape, pairs, mode, name)[0]
+    return copy_blocks(op, shape, pairs, mode, name)[0]
 
 
-def _slices(block):
+def block_slices(block):
     """A block's output slices and input slices."""
     return tuple(run.out_slice() for run in block), tuple(run.in_slice() for run in block)
 
@@ -143,7 +143,7 @@ def padded(op, x, pairs, mode="constant", value=None, name="pad"):
     For operators that pad (a convolution's ``padding_mode``): the checks
     and messages of :func:`pad`, naming ``name``.
     """
-    out_shape, blocks = _blocks(op, x.shape, pairs, mode, name)
+    out_shape, blocks = copy_blocks(op, x.shape, pairs, mode, name)
     check_array_size(op, out_shape, x.dtype, f"`{name}`")
     out = np.empty(out_shape, x.dtype)
     if mode == "constant":  # the fill: the slabs outside the kept cells, dimension by dimension
@@ -153,7 +153,7 @@ def padded(op, x, pairs, mode="constant", value=None, name="pad"):
             out[before + (slice(0, max(lo, 0)),)] = 0 if value is None else value
             out[before + (slice(max(lo, 0) + kept, None),)] = 0 if value is None else value
     for block in blocks:
-        out_slices, in_slices = _slices(block)
+        out_slices, in_slices = block_slices(block)
         out[out_slices] = x[in_slices]
     return out
 
@@ -163,7 +163,7 @@ def padded_adjoint(op, grad_output, in_shape, pairs, mode="constant", name="pad"
 
     Written into ``out`` (of ``in_shape``) when given.
     """
-    out_shape, blocks = _blocks(op, in_shape, pairs, mode, name)
+    out_shape, blocks = copy_blocks(op, in_shape, pairs, mode, name)
     if grad_output.shape != out_shape:
         raise ValueError(f"{op}(): `grad_output` must have shape {out_shape}, "
                          f"got {grad_output.shape}")
@@ -171,7 +171,7 @@ def padded_adjoint(op, grad_output, in_shape, pairs, mode="constant", name="pad"
                       for run, size in zip(blocks[0], in_shape)):
         # nothing cropped: the kept cells are the whole input, once; the borders add to them
         grad_input = np.empty(in_shape, grad_output.dtype) if out is None else out
-        grad_input[...] = grad_output[_slices(blocks[0])[0]]
+        grad_input[...] = grad_output[block_slices(blocks[0])[0]]
         blocks = blocks[1:]
     elif out is None:
         grad_input = np.zeros(in_shape, grad_output.dtype)
@@ -179,7 +179,7 @@ def padded_adjoint(op, grad_output, in_shape, pairs, mode="constant", name="pad"
         grad_input = out
         grad_input[...] = 0
     for block in blocks:
-        out_slices, in_slices = _slices(block)
+        out_slices, in_slices = block_slices(block)
         part = grad_output[out_slices]
         replicated = tuple(axis for axis, run in enumerate(block) if run.step == 0)
         if replicated:
