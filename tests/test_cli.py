@@ -1,6 +1,7 @@
 """The npconv command end to end: train, predict, check, bench, and its errors."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -80,6 +81,15 @@ def test_bad_arguments_exit_2():
     run = subprocess.run([sys.executable, "-m", "npconv", "train", "--epochs", "0"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "must be a positive integer" in run.stderr
+
+
+def test_bench_dask_without_dask_says_what_to_install(tmp_path):
+    (tmp_path / "dask").mkdir()
+    (tmp_path / "dask" / "__init__.py").write_text("raise ModuleNotFoundError('no dask here')\n")
+    run = subprocess.run([sys.executable, "-m", "npconv", "bench", "--dask"], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert run.returncode == 2 and run.stderr.strip() == (
+        "npconv: error: --dask needs dask and distributed: pip install 'npconv[dask]'")
 
 
 def test_check_passes(capsys):

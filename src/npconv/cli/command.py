@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import math
 import os
 import pathlib
@@ -355,8 +355,12 @@ def _check(args):
 def _bench(args):
     _check_output_paths(json=args.json, plot=args.plot)
     if args.dask:
-        if not all(importlib.util.find_spec(name) for name in ("dask", "distributed")):
-            raise CommandError("--dask needs dask and distributed: pip install 'npconv[dask]'")
+        try:
+            for name in ("dask.array", "distributed"):
+                importlib.import_module(name)
+        except ImportError:
+            raise CommandError("--dask needs dask and distributed: pip install 'npconv[dask]'") \
+                from None
     return bench.run_command(args)
 
 
