@@ -313,6 +313,10 @@ def test_clear_errors_when_the_graph_is_built():
         npconv.conv2d(x.astype(int), w)
     with pytest.raises(ValueError, match=r"`grad_output` must have shape \(2, 2, 8, 8\)"):
         npconv.conv2d_backward(da.ones((2, 2, 9, 9)), x, w)
+    pooled = da.ones((2, 4, 5, 5), chunks=(1, 4, 2, 3))
+    bad = da.full(pooled.shape, 100, dtype=np.int64, chunks=2)
+    with pytest.raises(ValueError, match=r"`indices` must lie in \[0, 100\).*got 100"):
+        npconv.max_pool2d_backward(pooled, x, 2, indices=bad).compute()  # checked by its tasks
     with pytest.raises(TypeError, match=r"interpolate\(\): `input` is a Dask array"):
         npconv.interpolate(x, scale_factor=2)
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.fold import _fold, _fold_arguments, _unfold, _unfold_arguments
-from ..ops.pool import (_avg_arguments, _divisor, avg_pool_backward_over, avg_pool_over,
-                        max_pool_backward_over, max_pool_over, plane_strides, pool_window)
+from ..ops.common import check_index_range
+from ..ops.pool import (_avg_arguments, _divisor, _first_cells, avg_pool_backward_over,
+                        avg_pool_over, max_pool_backward_over, max_pool_over, plane_strides,
+                        pool_window)
 from . import chunks as ch
 from .arrays import is_dask, lazy, lazy_input, meta, same_batch_chunks
 from .conv import _grad_output, _unbatch, at, owned, reading, touching
@@ -36,11 +38,12 @@ def _forward(compute, window, x, dtype, **options):
                         [(x, reading(window, outputs))], [], dtype)
 
 
-def _adjoint(compute, window, gy, x, sources, dtype, **options):
+def _adjoint(compute, window, x, sources, dtype, **options):
     """Blocks of the input gradient, chunked as ``x``, each from the outputs whose windows touch it.
 
-    ``sources`` are the arrays the block reads: ``"gy"`` (and ``"indices"``)
-    at the touching outputs, ``"x"`` at the cells those windows read.
+    ``sources`` are ``(kind, array)`` pairs of the arrays the block reads:
+    ``"gy"`` and ``"indices"`` at the touching outputs, ``"x"`` at the cells
+    those windows read.  The task's options get the result's ``dtype``.
     """
     regions, outputs = touching(window, x.chunks[2:])
     arrays = []
@@ -50,8 +53,8 @@ def _adjoint(compute, window, gy, x, sources, dtype, **options):
             array = array.rechunk({1: x.chunks[1]})
         arrays.append((array, at(outputs) if kind in ("gy", "indices")
                        else reading(window, outputs)))
-    return ch.blockwise(ch.Task(compute, window, outputs, regions, **options), x.chunks, arrays,
-                        [], dtype)
+    return ch.blockwise(ch.Task(compute, window, outputs, regions, dtype=dtype, **options),
+                        x.chunks, arrays, [], dtype)
 
 
 def _block_origin(in_slices, strides):
@@ -97,17 +100,29 @@ def _local_indices(indices, window, in_slices, local):
     return np.where(inside, local_flat, -1)
 
 
-def _max_backward_block(task, block, gy, x, indices=None):
-    dtype = np.result_type(gy, x)
-    lead = x.shape[:2]
+def _max_backward_block(task, block, gy, x):
+    dtype, lead = task.options["dtype"], gy.shape[:2]
     if block.empty:
         return np.zeros(lead + tuple(b - a for a, b in block.region), dtype)
     in_slices, local = ch.part(task.window, block.outputs)
-    gy, x = gy.astype(dtype, copy=False), ch.fit(x, in_slices).astype(dtype, copy=False)
-    if indices is not None:
-        indices = _local_indices(indices, task.window, in_slices, local)
-        x = np.broadcast_to(np.zeros((), dtype), lead + local.in_shape)  # only its shape is read
-    grad = max_pool_backward_over(gy, x, local, indices)
+    grad = max_pool_backward_over(gy.astype(dtype, copy=False),
+                                  ch.fit(x, in_slices).astype(dtype, copy=False), local)
+    return ch.crop_into(grad, in_slices, block.region, lead, dtype)
+
+
+def _max_backward_indices_block(task, block, gy, indices):
+    dtype, lead = task.options["dtype"], gy.shape[:2]
+    if block.empty:
+        return np.zeros(lead + tuple(b - a for a, b in block.region), dtype)
+    in_slices, local = ch.part(task.window, block.outputs)
+    window, strides = task.window, plane_strides(task.window.in_shape)
+    if indices.size and (indices.min() < 0 or indices.max() >= window.in_volume):
+        check_index_range(task.options["op"], indices, window.in_shape,
+                          lambda: _first_cells(local, strides) + _block_origin(in_slices, strides),
+                          "max_pool's index of a window of padding only")
+    only_shape = np.broadcast_to(np.zeros((), dtype), lead + local.in_shape)
+    grad = max_pool_backward_over(gy.astype(dtype, copy=False), only_shape, local,
+                                  _local_indices(indices, window, in_slices, local))
     return ch.crop_into(grad, in_slices, block.region, lead, dtype)
 
 
@@ -122,19 +137,21 @@ def max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, padding
             f"torch sends its gradient to a cell that may lie in another chunk; give `input` "
             f"one chunk along each spatial dimension (kernel_size={window.kernel}, "
             f"dilation={window.dilation}, padding={window.padding})")
-    sources = [("gy", gy), ("x", x)]
-    if indices is not None:
-        expected = x.shape[:2] + window.out_shape
-        ind = indices if is_dask(indices) else _numpy_indices(indices)
-        if unbatched and ind.ndim == ndim + 1:
-            ind = ind[np.newaxis]
-        if ind.dtype.kind not in "iu":
-            raise TypeError(f"{op}(): `indices` must be an integer array, got dtype {ind.dtype}")
-        if ind.shape != expected:
-            raise ValueError(f"{op}(): `indices` must have shape "
-                             f"{expected[1:] if unbatched else expected}, got {indices.shape}")
-        sources = [("gy", gy), ("x", x), ("indices", ind)]
-    grad = _adjoint(_max_backward_block, window, gy, x, sources, np.result_type(gy, x))
+    dtype = np.result_type(gy, x)
+    if indices is None:
+        grad = _adjoint(_max_backward_block, window, x, [("gy", gy), ("x", x)], dtype)
+        return _unbatch(grad.astype(x.dtype, copy=False), unbatched)
+    expected = x.shape[:2] + window.out_shape
+    ind = indices if is_dask(indices) else _numpy_indices(indices)
+    if unbatched and ind.ndim == ndim + 1:
+        ind = ind[np.newaxis]
+    if ind.dtype.kind not in "iu":
+        raise TypeError(f"{op}(): `indices` must be an integer array, got dtype {ind.dtype}")
+    if ind.shape != expected:
+        raise ValueError(f"{op}(): `indices` must have shape "
+                         f"{expected[1:] if unbatched else expected}, got {indices.shape}")
+    grad = _adjoint(_max_backward_indices_block, window, x, [("gy", gy), ("indices", ind)],
+                    dtype, op=op)
     return _unbatch(grad.astype(x.dtype, copy=False), unbatched)
 
 
@@ -189,8 +206,7 @@ def avg_pool_backward(op, ndim, grad_output, input, kernel_size, stride, padding
                                   ceil_mode, divisor_override)
     gy = _pool_grad_output(op, grad_output, x.shape[:2] + window.out_shape, unbatched, x)
     dtype = np.result_type(gy, x)
-    grad = _adjoint(_avg_backward_block, window, gy.astype(dtype, copy=False), x,
-                    [("gy", gy.astype(dtype, copy=False))], dtype,
+    grad = _adjoint(_avg_backward_block, window, x, [("gy", gy.astype(dtype, copy=False))], dtype,
                     divisor=(count_include_pad, divisor_override))
     return _unbatch(grad.astype(x.dtype, copy=False), unbatched)
 
