@@ -464,3 +464,46 @@ def test_the_volume_benchmark_prints_throughput_and_peak_memory(capsys):
     passes = [row for row in rows if "seconds" in row]
     assert [row["name"] for row in passes] == ["forward", "weight gradient", "input gradient"]
     assert all(row["mib_per_s"] > 0 and 0 < row["peak_traced_mib"] < 64 for row in passes)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_whole_plane_pooling_and_unpooling_by_batch_and_channel_chunks(ndim):
+    rng = np.random.default_rng(600 + ndim)
+    for _ in range(6):
+        spatial = tuple(int(n) for n in rng.integers(2, 9, ndim))
+        x = rng.standard_normal((int(rng.integers(1, 5)), int(rng.integers(1, 5))) + spatial)
+        xd = chunked(rng, x, channels=True).rechunk({a: -1 for a in range(2, x.ndim)})
+        size = tuple(int(rng.integers(1, n + 2)) for n in spatial)
+        ops = {"avg": getattr(npconv, f"adaptive_avg_pool{ndim}d"),
+               "max": getattr(npconv, f"adaptive_max_pool{ndim}d"),
+               "lp": getattr(npconv, f"lp_pool{ndim}d")}
+        y = ops["avg"](x, size)
+        assert_equal_to_rounding(ops["avg"](xd, size), y, "adaptive avg")
+        gy = rng.standard_normal(y.shape)
+        gyd = chunked(rng, gy, channels=True).rechunk({a: -1 for a in range(2, x.ndim)})
+        backward = getattr(npconv, f"adaptive_avg_pool{ndim}d_backward")
+        assert_equal_to_rounding(backward(gyd, xd, size), backward(gy, x, size), "avg backward")
+        values, indices = ops["max"](x, size, return_indices=True)
+        lazy_values, lazy_indices = ops["max"](xd, size, return_indices=True)
+        np.testing.assert_array_equal(lazy_values.compute(), values)
+        np.testing.assert_array_equal(lazy_indices.compute(), indices)
+        backward = getattr(npconv, f"adaptive_max_pool{ndim}d_backward")
+        assert_equal_to_rounding(backward(gyd, xd, size, indices=lazy_indices),
+                                 backward(gy, x, size, indices=indices), "max backward")
+        assert_equal_to_rounding(backward(gyd, xd, size), backward(gy, x, size), "max backward")
+        kernel = tuple(int(rng.integers(1, n + 1)) for n in spatial)
+        lp = ops["lp"](x, 2.0, kernel)
+        assert_equal_to_rounding(ops["lp"](xd, 2.0, kernel), lp, "lp")
+        backward = getattr(npconv, f"lp_pool{ndim}d_backward")
+        glp = rng.standard_normal(lp.shape)
+        assert_equal_to_rounding(backward(da.from_array(glp), xd, 2.0, kernel),
+                                 backward(glp, x, 2.0, kernel), "lp backward")
+        pooled, where = getattr(npconv, f"max_pool{ndim}d")(x, 2, return_indices=True)
+        unpool = getattr(npconv, f"max_unpool{ndim}d")
+        assert_equal_to_rounding(unpool(da.from_array(pooled, chunks=(1, 1) + pooled.shape[2:]),
+                                        where, 2, output_size=x.shape[2:]),
+                                 unpool(pooled, where, 2, output_size=x.shape[2:]), "unpool")
+    with pytest.raises(ValueError, match=r"chunked along the batch and the channels only"):
+        npconv.adaptive_avg_pool2d(da.ones((1, 1, 8, 8), chunks=4), 2)
+    with pytest.raises(ValueError, match=r"adaptive_avg_pool2d\(\): `output_size`"):
+        npconv.adaptive_avg_pool2d(da.ones((1, 1, 8, 8)), (2, 2, 2))

@@ -12,7 +12,9 @@ messages.
   in it and reads the cells after it that they reach.  Output chunks follow
   from input chunks, whatever the stride; nothing is rechunked.
 * **Batch chunks** need no halo; pooling also takes channel chunks, and
-  convolutions need one chunk along the channels.
+  convolutions need one chunk along the channels.  Adaptive and
+  power-average pooling and unpooling pool whole planes: batch and channel
+  chunks only (:mod:`npconv.dask.planes`).
 * **Weight gradients** are one per block, summed as a tree
   (``sum(split_every=8)``); bias gradients are Dask's tree sum.
 * **Inside a task** npconv uses one thread (and BLAS one, with threadpoolctl),
@@ -39,7 +41,9 @@ try:
 except ImportError as error:
     raise ImportError("npconv.dask needs Dask: pip install 'npconv[dask]'") from error
 
+from ..ops import adaptive as _adaptive, pool as _pool_ops, unpool as _unpool
 from . import conv as _conv
+from . import planes as _planes
 from . import pool as _pool
 from .chunks import SPLIT_EVERY
 from .npy import load_npy, save_npy
@@ -294,6 +298,198 @@ def fold_backward(grad_output, input, output_size, kernel_size, dilation=1, padd
     return _pool.fold_backward("fold_backward", grad_output, input, output_size, kernel_size,
                                dilation, padding, stride)
 
+
+
+# --- whole planes, cut along the batch and channels (npconv.dask.planes) ---------------------
+
+@_documented
+def adaptive_avg_pool1d(input, output_size):
+    return _planes.planewise("adaptive_avg_pool1d", 1, _adaptive.adaptive_avg_pool1d,
+                             dict(input=input), dict(output_size=output_size))
+
+
+@_documented
+def adaptive_avg_pool1d_backward(grad_output, input, output_size):
+    return _planes.planewise("adaptive_avg_pool1d_backward", 1,
+                             _adaptive.adaptive_avg_pool1d_backward,
+                             dict(grad_output=grad_output, input=input),
+                             dict(output_size=output_size))
+
+
+@_documented
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    return _planes.planewise("adaptive_max_pool1d", 1, _adaptive.adaptive_max_pool1d,
+                             dict(input=input),
+                             dict(output_size=output_size, return_indices=return_indices),
+                             outputs=2 if return_indices else 1)
+
+
+@_documented
+def adaptive_max_pool1d_backward(grad_output, input, output_size, indices=None):
+    planar = dict(grad_output=grad_output, input=input)
+    if indices is not None:
+        planar["indices"] = indices
+    return _planes.planewise("adaptive_max_pool1d_backward", 1,
+                             _adaptive.adaptive_max_pool1d_backward, planar,
+                             dict(output_size=output_size))
+
+
+@_documented
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _planes.planewise("lp_pool1d", 1, _pool_ops.lp_pool1d, dict(input=input),
+                             dict(norm_type=norm_type, kernel_size=kernel_size, stride=stride,
+                                  ceil_mode=ceil_mode))
+
+
+@_documented
+def lp_pool1d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _planes.planewise("lp_pool1d_backward", 1, _pool_ops.lp_pool1d_backward,
+                             dict(grad_output=grad_output, input=input),
+                             dict(norm_type=norm_type, kernel_size=kernel_size, stride=stride,
+                                  ceil_mode=ceil_mode))
+
+
+@_documented
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _planes.planewise("max_unpool1d", 1, _unpool.max_unpool1d,
+                             dict(input=input, indices=indices),
+                             dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                                  output_size=output_size))
+
+
+@_documented
+def max_unpool1d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
+                          output_size=None):
+    return _planes.planewise("max_unpool1d_backward", 1, _unpool.max_unpool1d_backward,
+                             dict(grad_output=grad_output, input=input, indices=indices),
+                             dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                                  output_size=output_size))
+
+@_documented
+def adaptive_avg_pool2d(input, output_size):
+    return _planes.planewise("adaptive_avg_pool2d", 2, _adaptive.adaptive_avg_pool2d,
+                             dict(input=input), dict(output_size=output_size))
+
+
+@_documented
+def adaptive_avg_pool2d_backward(grad_output, input, output_size):
+    return _planes.planewise("adaptive_avg_pool2d_backward", 2,
+                             _adaptive.adaptive_avg_pool2d_backward,
+                             dict(grad_output=grad_output, input=input),
+                             dict(output_size=output_size))
+
+
+@_documented
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    return _planes.planewise("adaptive_max_pool2d", 2, _adaptive.adaptive_max_pool2d,
+                             dict(input=input),
+                             dict(output_size=output_size, return_indices=return_indices),
+                             outputs=2 if return_indices else 1)
+
+
+@_documented
+def adaptive_max_pool2d_backward(grad_output, input, output_size, indices=None):
+    planar = dict(grad_output=grad_output, input=input)
+    if indices is not None:
+        planar["indices"] = indices
+    return _planes.planewise("adaptive_max_pool2d_backward", 2,
+                             _adaptive.adaptive_max_pool2d_backward, planar,
+                             dict(output_size=output_size))
+
+
+@_documented
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _planes.planewise("lp_pool2d", 2, _pool_ops.lp_pool2d, dict(input=input),
+                             dict(norm_type=norm_type, kernel_size=kernel_size, stride=stride,
+                                  ceil_mode=ceil_mode))
+
+
+@_documented
+def lp_pool2d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _planes.planewise("lp_pool2d_backward", 2, _pool_ops.lp_pool2d_backward,
+                             dict(grad_output=grad_output, input=input),
+                             dict(norm_type=norm_type, kernel_size=kernel_size, stride=stride,
+                                  ceil_mode=ceil_mode))
+
+
+@_documented
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _planes.planewise("max_unpool2d", 2, _unpool.max_unpool2d,
+                             dict(input=input, indices=indices),
+                             dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                                  output_size=output_size))
+
+
+@_documented
+def max_unpool2d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
+                          output_size=None):
+    return _planes.planewise("max_unpool2d_backward", 2, _unpool.max_unpool2d_backward,
+                             dict(grad_output=grad_output, input=input, indices=indices),
+                             dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                                  output_size=output_size))
+
+@_documented
+def adaptive_avg_pool3d(input, output_size):
+    return _planes.planewise("adaptive_avg_pool3d", 3, _adaptive.adaptive_avg_pool3d,
+                             dict(input=input), dict(output_size=output_size))
+
+
+@_documented
+def adaptive_avg_pool3d_backward(grad_output, input, output_size):
+    return _planes.planewise("adaptive_avg_pool3d_backward", 3,
+                             _adaptive.adaptive_avg_pool3d_backward,
+                             dict(grad_output=grad_output, input=input),
+                             dict(output_size=output_size))
+
+
+@_documented
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    return _planes.planewise("adaptive_max_pool3d", 3, _adaptive.adaptive_max_pool3d,
+                             dict(input=input),
+                             dict(output_size=output_size, return_indices=return_indices),
+                             outputs=2 if return_indices else 1)
+
+
+@_documented
+def adaptive_max_pool3d_backward(grad_output, input, output_size, indices=None):
+    planar = dict(grad_output=grad_output, input=input)
+    if indices is not None:
+        planar["indices"] = indices
+    return _planes.planewise("adaptive_max_pool3d_backward", 3,
+                             _adaptive.adaptive_max_pool3d_backward, planar,
+                             dict(output_size=output_size))
+
+
+@_documented
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _planes.planewise("lp_pool3d", 3, _pool_ops.lp_pool3d, dict(input=input),
+                             dict(norm_type=norm_type, kernel_size=kernel_size, stride=stride,
+                                  ceil_mode=ceil_mode))
+
+
+@_documented
+def lp_pool3d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    return _planes.planewise("lp_pool3d_backward", 3, _pool_ops.lp_pool3d_backward,
+                             dict(grad_output=grad_output, input=input),
+                             dict(norm_type=norm_type, kernel_size=kernel_size, stride=stride,
+                                  ceil_mode=ceil_mode))
+
+
+@_documented
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    return _planes.planewise("max_unpool3d", 3, _unpool.max_unpool3d,
+                             dict(input=input, indices=indices),
+                             dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                                  output_size=output_size))
+
+
+@_documented
+def max_unpool3d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
+                          output_size=None):
+    return _planes.planewise("max_unpool3d_backward", 3, _unpool.max_unpool3d_backward,
+                             dict(grad_output=grad_output, input=input, indices=indices),
+                             dict(kernel_size=kernel_size, stride=stride, padding=padding,
+                                  output_size=output_size))
 
 #: Alias of :func:`unfold`.
 im2col = unfold

@@ -26,8 +26,8 @@ import numpy as np
 from .. import config
 from ..window.blocks import plane_bands, plane_blocks, quiet, run_blocks
 from .arguments import _as_int, check_array_size
-from .common import (check_grad_output, check_index_range, check_indices, documented, pool_input,
-                     scatter_to_planes, unbatch)
+from .common import (check_grad_output, check_index_range, check_indices, dask_aware, documented,
+                     pool_input, scatter_to_planes, unbatch)
 
 
 def adaptive_output_shape(op, ndim, spatial, output_size):
@@ -373,66 +373,78 @@ ndarray, shape of ``input``
 _GLOBAL_EXAMPLES = {1: "(2, 3, 1)", 2: "(2, 3, 1, 1)", 3: "(2, 3, 1, 1, 1)"}
 
 
+@dask_aware
 @documented(_AVG_DOC, 1, example_global=_GLOBAL_EXAMPLES[1])
 def adaptive_avg_pool1d(input, output_size):
     return _adaptive_avg_pool("adaptive_avg_pool1d", 1, input, output_size)
 
 
+@dask_aware
 @documented(_AVG_BACKWARD_DOC, 1, fwd="adaptive_avg_pool1d")
 def adaptive_avg_pool1d_backward(grad_output, input, output_size):
     return _adaptive_avg_pool_backward("adaptive_avg_pool1d_backward", 1, grad_output, input,
                                        output_size)
 
 
+@dask_aware
 @documented(_MAX_DOC, 1)
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     return _adaptive_max_pool("adaptive_max_pool1d", 1, input, output_size, return_indices)
 
 
+@dask_aware
 @documented(_MAX_BACKWARD_DOC, 1, fwd="adaptive_max_pool1d")
 def adaptive_max_pool1d_backward(grad_output, input, output_size, indices=None):
     return _adaptive_max_pool_backward("adaptive_max_pool1d_backward", 1, grad_output, input,
                                        output_size, indices)
 
 
+@dask_aware
 @documented(_AVG_DOC, 2, example_global=_GLOBAL_EXAMPLES[2])
 def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
 
 
+@dask_aware
 @documented(_AVG_BACKWARD_DOC, 2, fwd="adaptive_avg_pool2d")
 def adaptive_avg_pool2d_backward(grad_output, input, output_size):
     return _adaptive_avg_pool_backward("adaptive_avg_pool2d_backward", 2, grad_output, input,
                                        output_size)
 
 
+@dask_aware
 @documented(_MAX_DOC, 2)
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max_pool("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
+@dask_aware
 @documented(_MAX_BACKWARD_DOC, 2, fwd="adaptive_max_pool2d")
 def adaptive_max_pool2d_backward(grad_output, input, output_size, indices=None):
     return _adaptive_max_pool_backward("adaptive_max_pool2d_backward", 2, grad_output, input,
                                        output_size, indices)
 
 
+@dask_aware
 @documented(_AVG_DOC, 3, example_global=_GLOBAL_EXAMPLES[3])
 def adaptive_avg_pool3d(input, output_size):
     return _adaptive_avg_pool("adaptive_avg_pool3d", 3, input, output_size)
 
 
+@dask_aware
 @documented(_AVG_BACKWARD_DOC, 3, fwd="adaptive_avg_pool3d")
 def adaptive_avg_pool3d_backward(grad_output, input, output_size):
     return _adaptive_avg_pool_backward("adaptive_avg_pool3d_backward", 3, grad_output, input,
                                        output_size)
 
 
+@dask_aware
 @documented(_MAX_DOC, 3)
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     return _adaptive_max_pool("adaptive_max_pool3d", 3, input, output_size, return_indices)
 
 
+@dask_aware
 @documented(_MAX_BACKWARD_DOC, 3, fwd="adaptive_max_pool3d")
 def adaptive_max_pool3d_backward(grad_output, input, output_size, indices=None):
     return _adaptive_max_pool_backward("adaptive_max_pool3d_backward", 3, grad_output, input,

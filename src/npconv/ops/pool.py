@@ -840,33 +840,39 @@ def avg_pool3d_backward(grad_output, input, kernel_size, stride=None, padding=0,
                               padding, ceil_mode, count_include_pad, divisor_override)
 
 
+@dask_aware
 @documented(_LP_DOC, 1, example_lp="2.82842712, 2.82842712")
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
 
 
+@dask_aware
 @documented(_LP_BACKWARD_DOC, 1, fwd="lp_pool1d")
 def lp_pool1d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool_backward("lp_pool1d_backward", 1, grad_output, input, norm_type,
                              kernel_size, stride, ceil_mode)
 
 
+@dask_aware
 @documented(_LP_DOC, 2, example_lp="4., 4.")
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
 
 
+@dask_aware
 @documented(_LP_BACKWARD_DOC, 2, fwd="lp_pool2d")
 def lp_pool2d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool_backward("lp_pool2d_backward", 2, grad_output, input, norm_type,
                              kernel_size, stride, ceil_mode)
 
 
+@dask_aware
 @documented(_LP_DOC, 3, example_lp="5.65685425, 5.65685425")
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool("lp_pool3d", 3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
+@dask_aware
 @documented(_LP_BACKWARD_DOC, 3, fwd="lp_pool3d")
 def lp_pool3d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
     return _lp_pool_backward("lp_pool3d_backward", 3, grad_output, input, norm_type,

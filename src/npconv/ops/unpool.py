@@ -13,8 +13,8 @@ import math
 import numpy as np
 
 from .arguments import _as_int, check_array_size, transposed_output_size, window_arguments
-from .common import (check_grad_output, check_index_range, check_indices, documented, pool_input,
-                     unbatch)
+from .common import (check_grad_output, check_index_range, check_indices, dask_aware, documented,
+                     pool_input, unbatch)
 
 
 def unpool_output_shape(op, ndim, spatial, kernel_size, stride, padding, output_size):
@@ -131,12 +131,14 @@ ndarray, shape of ``input``
 """
 
 
+@dask_aware
 @documented(_DOC, 1)
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     return _max_unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding,
                        output_size)
 
 
+@dask_aware
 @documented(_BACKWARD_DOC, 1, fwd="max_unpool1d")
 def max_unpool1d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
                           output_size=None):
@@ -144,12 +146,14 @@ def max_unpool1d_backward(grad_output, input, indices, kernel_size, stride=None,
                                 kernel_size, stride, padding, output_size)
 
 
+@dask_aware
 @documented(_DOC, 2)
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     return _max_unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding,
                        output_size)
 
 
+@dask_aware
 @documented(_BACKWARD_DOC, 2, fwd="max_unpool2d")
 def max_unpool2d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
                           output_size=None):
@@ -157,12 +161,14 @@ def max_unpool2d_backward(grad_output, input, indices, kernel_size, stride=None,
                                 kernel_size, stride, padding, output_size)
 
 
+@dask_aware
 @documented(_DOC, 3)
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     return _max_unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding,
                        output_size)
 
 
+@dask_aware
 @documented(_BACKWARD_DOC, 3, fwd="max_unpool3d")
 def max_unpool3d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
                           output_size=None):
