@@ -449,3 +449,39 @@ def test_max_pool_backward_with_given_indices_stays_inside_the_workspace_on_a_la
     with npconv.workspace(budget):
         result, peak = traced_peak(lambda: npconv.max_pool2d_backward(gy, x, 3, 2, 1, indices=indices))
     assert peak - result.nbytes <= budget + ITERATOR_BUFFERS
+
+
+def test_threads_governs_blas_inside_npconv_calls(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed "
+                                                                "(the test extra brings it)")
+    from npconv.engine import im2col
+
+    def blas_counts():
+        return {info["num_threads"] for info in threadpoolctl.threadpool_info()
+                if info["user_api"] == "blas"}
+
+    outside = blas_counts()
+    seen = []
+    forward = im2col.forward
+
+    def spy(*args, **kwargs):
+        seen.append(blas_counts())
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(im2col, "forward", spy)
+    x, w = np.ones((2, 8, 16, 16), np.float32), np.ones((8, 8, 3, 3), np.float32)
+    with npconv.conv_algorithm("im2col"):
+        npconv.conv2d(x, w)  # no threads(): BLAS keeps its own count
+        with npconv.threads(1):
+            npconv.conv2d(x, w)
+    assert seen == [outside, {1}] and blas_counts() == outside
+    # calls that asked for different counts at once: BLAS takes the smallest while both run
+    limits = npconv.window.blocks._blas_limits
+    with npconv.threads(3):
+        limits.enter(3)
+        limits.enter(1)
+        assert blas_counts() == {1}
+        limits.leave(1)
+        assert blas_counts() != {1} or max(outside) == 1  # back up to the smallest still asked
+        limits.leave(3)
+    assert blas_counts() == outside

@@ -35,9 +35,16 @@ def default_threads():
 
 
 def get_threads():
-    """How many threads npconv's own loops (pooling, copies) use; BLAS has its own setting."""
+    """How many threads npconv uses: its own loops (pooling, copies) and, once set by
+    :func:`threads`, BLAS's matrix products inside npconv's calls."""
     threads = _threads.get()
     return default_threads() if threads is None else threads
+
+
+def get_blas_threads():
+    """The thread count BLAS gets inside npconv's calls: the one :func:`threads` set, or None
+    (BLAS's own setting)."""
+    return _threads.get()
 
 
 @contextlib.contextmanager
@@ -51,7 +58,15 @@ def scoped(variable, value):
 
 
 def threads(count):
-    """Context manager: use ``count`` threads for npconv's own loops inside the block."""
+    """Context manager: use ``count`` threads for npconv's work inside the block.
+
+    Its own loops run on ``count`` threads of its pool, and BLAS, inside
+    npconv's calls, on ``count`` threads too (through threadpoolctl, which
+    the ``npconv[dask]`` and test extras bring; BLAS has one count for the
+    whole process, so while calls that asked for different counts run at
+    once, BLAS takes the smallest).  Outside such a block BLAS keeps its own
+    setting.
+    """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"threads(): `count` must be a positive int, got {count!r}")
     return scoped(_threads, count)

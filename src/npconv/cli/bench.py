@@ -1,9 +1,13 @@
 """``npconv bench``: time npconv's operators on real layer shapes, against PyTorch and a textbook baseline.
 
 For each case: forward and forward+backward time (median of ``--repeat`` runs
-after a warm-up), GFLOP/s, percent of this machine's float32 matrix-product
-rate measured in the same run, the time ratio to PyTorch CPU with the same
-thread count (when torch is installed), the ratio to the textbook method
+after a warm-up), GFLOP/s, the time ratio to PyTorch CPU with the same
+thread count (when torch is installed), and for the dense convolutions the
+products floor: the time ``np.matmul`` needs for the same three products on
+operands already laid out (:func:`_products_floor`), the limit of any NumPy
+engine, with npconv's and torch's ratios to it.  npconv, torch and the floor
+run in alternating blocks, and each ratio is the median of the per-round
+ratios, with their range.  Then the ratio to the textbook method
 (fancy-index im2col + ``np.add.at`` col2im, written here), and the peak extra
 memory of npconv's forward+backward under ``tracemalloc``.
 """
@@ -121,6 +125,47 @@ def _torch_step(case, x, w, torch):
         tx.grad = None
         call().backward(gy)
     return forward, both
+
+
+# --- the products floor ----------------------------------------------------------------
+
+#: The layers whose forward+backward is three matrix products (the GEMM layers of the targets).
+GEMM_LAYERS = ("CIFAR 3x3", "ResNet 3x3", "3x3 stride 2", "1x1", "7x7 stem", "dilated 3x3")
+
+
+def _products_floor(case, rng):
+    """The three products of a (transposed) convolution's forward+backward, on operands laid out.
+
+    The limit of any NumPy engine: ``np.matmul`` of the weight and the
+    columns (forward), of the output gradient and the columns (weight
+    gradient), and of the weight and the output gradient (input-gradient
+    columns), each one product on contiguous operands, into arrays
+    allocated beforehand.  For a transposed convolution the same three
+    products, of the convolution it is the adjoint of.  None for grouped
+    convolutions (their products are per group).
+    """
+    if case.kind not in ("conv", "conv_transpose") or case.groups != 1:
+        return None
+    n, channels, height, width = case.input_shape
+    if case.kind == "conv":
+        out = [(size + 2 * case.padding - case.dilation * (case.kernel - 1) - 1) // case.stride
+               + 1 for size in (height, width)]
+        rows, kernels = case.out_channels, channels * case.kernel ** 2
+        cells = n * out[0] * out[1]
+    else:  # the convolution whose input gradient this is maps its output to its input
+        rows, kernels = channels, case.out_channels * case.kernel ** 2
+        cells = n * height * width
+    weight = rng.standard_normal((rows, kernels)).astype(np.float32)
+    columns = rng.standard_normal((kernels, cells)).astype(np.float32)
+    grad = rng.standard_normal((rows, cells)).astype(np.float32)
+    results = (np.empty((rows, cells), np.float32), np.empty((rows, kernels), np.float32),
+               np.empty((kernels, cells), np.float32))
+
+    def products():
+        np.matmul(weight, columns, out=results[0])
+        np.matmul(grad, columns.T, out=results[1])
+        np.matmul(weight.T, grad, out=results[2])
+    return products
 
 
 # --- the textbook method ---------------------------------------------------------------
@@ -322,26 +367,30 @@ def run(cases=SUITE, repeat=5, threads=None, torch=None, textbook=True, report=p
     for case in cases:
         x, w = _arrays(case, rng)
         forward, both = _npconv_step(case, x, w)
+        floor = _products_floor(case, rng)
         record = dict(name=case.name, kind=case.kind, input_shape=case.input_shape)
-        if torch is None:
-            record["forward_s"] = median_time(forward, repeat)
-            record["forward_backward_s"] = median_time(both, repeat)
-        else:
-            t_forward, t_both = _torch_step(case, x, w, torch)
-            for key, ours, theirs in (("forward", forward, t_forward),
-                                      ("forward_backward", both, t_both)):
-                mine, torch_times = interleaved_times((ours, theirs), repeat)
-                record[f"{key}_s"] = float(np.median(mine))
-                record[f"torch_{key}_s"] = float(np.median(torch_times))
-                ratios = np.divide(mine, torch_times)
-                record[f"{key}_ratio_to_torch"] = float(np.median(ratios))
-                record[f"{key}_ratio_range"] = (float(ratios.min()), float(ratios.max()))
+        t_forward, t_both = _torch_step(case, x, w, torch) if torch is not None else (None, None)
+        for key, ours, theirs, bound in (("forward", forward, t_forward, None),
+                                         ("forward_backward", both, t_both, floor)):
+            # npconv, torch and the floor in alternating blocks: each round's ratios see the
+            # same machine
+            functions = [f for f in (ours, theirs, bound) if f is not None]
+            times = dict(zip([name for name, f in (("npconv", ours), ("torch", theirs),
+                                                   ("floor", bound)) if f is not None],
+                             interleaved_times(functions, repeat)))
+            record[f"{key}_s"] = float(np.median(times["npconv"]))
+            if "torch" in times:
+                record[f"torch_{key}_s"] = float(np.median(times["torch"]))
+                _ratio(record, f"{key}_ratio_to_torch", times["npconv"], times["torch"])
+            if "floor" in times:
+                record["floor_s"] = float(np.median(times["floor"]))
+                _ratio(record, "ratio_to_floor", times["npconv"], times["floor"])
+                if "torch" in times:
+                    _ratio(record, "torch_ratio_to_floor", times["torch"], times["floor"])
+        if torch is not None:
             record["ratio_to_torch"] = record["forward_backward_ratio_to_torch"]
         if case.kind in ("conv", "conv_transpose") and case.groups == 1:
-            record["products_s"] = product_time(both, repeat)
-            if torch is not None:
-                record["products_ratio_to_torch"] = (record["products_s"]
-                                                     / record["torch_forward_backward_s"])
+            record["products_s"] = product_time(both, repeat)  # npconv's own time in np.matmul
         work = 3 * flops(case)
         record["gflops"] = work / record["forward_backward_s"] / 1e9 if work else None
         record["percent_of_matmul"] = 100 * record["gflops"] / rate if work else None
@@ -356,27 +405,49 @@ def run(cases=SUITE, repeat=5, threads=None, torch=None, textbook=True, report=p
     return results
 
 
+def _ratio(record, key, numerators, denominators):
+    """The median of the per-round ratios under ``key``, their range under ``key + '_range'``."""
+    ratios = np.divide(numerators, denominators)
+    record[key] = float(np.median(ratios))
+    record[f"{key}_range"] = (float(ratios.min()), float(ratios.max()))
+
+
+def floor_summary(results):
+    """The line on the GEMM layers: npconv's and torch's median and worst ratio to the floor."""
+    gemm = [r for r in results if r["name"] in GEMM_LAYERS and r.get("ratio_to_floor")]
+    if not gemm:
+        return None
+    ours = [r["ratio_to_floor"] for r in gemm]
+    line = (f"GEMM layers ({len(gemm)}): npconv/floor median {np.median(ours):.2f}x "
+            f"(worst {max(ours):.2f}x)")
+    theirs = [r["torch_ratio_to_floor"] for r in gemm if r.get("torch_ratio_to_floor")]
+    if theirs:
+        line += f", torch/floor median {np.median(theirs):.2f}x (worst {max(theirs):.2f}x)"
+    return line
+
+
 def format_row(record):
     def number(key, width, spec, scale=1.0, suffix=""):
         value = record.get(key)
         text = "-" if value is None else f"{value * scale:{spec}}{suffix}"
         return text.rjust(width)
-    spread = record.get("forward_backward_ratio_range")
-    spread = "-" if spread is None else f"{spread[0]:.2f}-{spread[1]:.2f}"
+    def spread(key):
+        pair = record.get(f"{key}_range")
+        return ("-" if pair is None else f"{pair[0]:.2f}-{pair[1]:.2f}").rjust(9)
     return " ".join([
         f"{record['name']:<22}", number("forward_s", 8, ".1f", 1e3),
         number("forward_backward_s", 8, ".1f", 1e3), number("gflops", 7, ".1f"),
-        number("percent_of_matmul", 6, ".0f", suffix="%"),
         number("forward_ratio_to_torch", 7, ".2f", suffix="x"),
-        number("ratio_to_torch", 7, ".2f", suffix="x"), spread.rjust(9),
-        number("products_s", 8, ".1f", 1e3), number("products_ratio_to_torch", 7, ".2f", suffix="x"),
+        number("ratio_to_torch", 7, ".2f", suffix="x"), spread("forward_backward_ratio_to_torch"),
+        number("floor_s", 8, ".1f", 1e3), number("ratio_to_floor", 7, ".2f", suffix="x"),
+        spread("ratio_to_floor"), number("torch_ratio_to_floor", 7, ".2f", suffix="x"),
         number("speedup_over_textbook", 7, ".1f", suffix="x"),
         number("peak_memory_bytes", 8, ".1f", 2 ** -20)])
 
 
-HEADER = (f"{'case':<22} {'fwd ms':>8} {'f+b ms':>8} {'GFLOP/s':>7} {'%mm':>6} "
-          f"{'fwd/t':>7} {'f+b/t':>7} {'f+b range':>9} {'mm ms':>8} {'mm/t':>7} {'/textbk':>7} "
-          f"{'peak MiB':>8}")
+HEADER = (f"{'case':<22} {'fwd ms':>8} {'f+b ms':>8} {'GFLOP/s':>7} {'fwd/t':>7} {'f+b/t':>7} "
+          f"{'f+b/t rng':>9} {'floor ms':>8} {'np/fl':>7} {'np/fl rng':>9} {'t/fl':>7} "
+          f"{'/textbk':>7} {'peak MiB':>8}")
 
 
 #: Thread-count getters of the BLAS libraries NumPy may be linked with, by symbol name.
@@ -465,6 +536,9 @@ def run_command(args):
     ratios = [r["ratio_to_torch"] for r in results if r.get("ratio_to_torch") and r["kind"] == "conv"]
     if ratios:
         print(f"conv2d median ratio to torch: {np.median(ratios):.2f}x (worst {max(ratios):.2f}x)")
+    summary = floor_summary(results)
+    if summary:
+        print(summary)
     if args.json:
         with open(args.json, "w") as file:
             json.dump(results, file, indent=1)

@@ -69,10 +69,10 @@ def _stop_measuring():
 
 def _warm_up():
     """What a worker imports and sets up once, before it is measured."""
-    from npconv.dask import chunks, npy
+    from npconv.dask import npy
 
     x = np.ones((1, 1, 8, 8, 8), np.float32)
-    with chunks.one_blas_thread():
+    with npconv.threads(1):
         npconv.conv3d_weight(x, (1, 1, 3, 3, 3), npconv.conv3d(x, np.ones((1, 1, 3, 3, 3),
                                                                           np.float32), padding=1),
                              padding=1)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -263,43 +262,10 @@ class Settings:
 
     @contextlib.contextmanager
     def applied(self):
-        """The settings, with one thread for npconv's loops and for BLAS (while any task runs)."""
+        """The settings, with one thread: npconv's loops and BLAS's (:func:`npconv.threads`)."""
         with config.workspace(self.workspace), config.conv_algorithm(self.algorithm), \
-                config.threads(1), one_blas_thread():
+                config.threads(1):
             yield
-
-
-_blas_lock = threading.Lock()
-_blas_users = 0
-_blas_limits = None
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """BLAS on one thread while any task of this process runs (with threadpoolctl, an extra).
-
-    BLAS's thread count is a setting of the whole process, so the first task
-    to start sets it and the last to end restores it.  Without threadpoolctl
-    BLAS keeps its own setting (``OPENBLAS_NUM_THREADS=1`` sets it for a worker).
-    """
-    global _blas_users, _blas_limits
-    try:
-        import threadpoolctl
-    except ImportError:
-        yield
-        return
-    with _blas_lock:
-        if _blas_users == 0:
-            _blas_limits = threadpoolctl.threadpool_limits(1, user_api="blas")
-        _blas_users += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_users -= 1
-            if _blas_users == 0:
-                _blas_limits.restore_original_limits()
-                _blas_limits = None
 
 
 class Task:

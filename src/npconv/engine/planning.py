@@ -50,7 +50,7 @@ import dataclasses
 import numpy as np
 
 from .. import config
-from ..window.blocks import batch_bands, batch_chunks, plane_blocks, quiet
+from ..window.blocks import batch_bands, batch_chunks, blas_threads, plane_blocks, quiet
 from ..window.phases import flat_phases
 from . import depthwise, direct, fft, im2col
 
@@ -82,6 +82,8 @@ class Plan:
         The budget in bytes.
     threads : int
         npconv's own threads.
+    blas_threads : int or None
+        BLAS's threads inside the pass (:func:`npconv.threads`), or None for BLAS's own setting.
     fft_tolerance : float or None
         The error the transform may make relative to each cell (``auto``), or
         None (a forced ``fft``: no check).
@@ -105,6 +107,7 @@ class Plan:
     fft_tolerance: float | None
     shapes: Shapes
     padded: bool = False
+    blas_threads: int | None = None
     pieces: tuple = dataclasses.field(init=False)
 
     def __post_init__(self):
@@ -179,7 +182,8 @@ def make_plan(shapes, algorithm=None, gradient_columns=None):
     # gives float64 data to the window algorithms); a forced fft is not checked
     tolerance = 2.0 ** -25 if requested == "auto" else None
     chosen = _choose(requested, in_channels, weight_shape, window, shapes.dtype, budget, threads)
-    return Plan(chosen, gradient_columns, budget, threads, tolerance, shapes)
+    return Plan(chosen, gradient_columns, budget, threads, tolerance, shapes,
+                blas_threads=config.get_blas_threads())
 
 
 @quiet
@@ -193,6 +197,11 @@ def forward(x, weight, window, groups, plan=None):
     """
     plan = plan or make_plan(Shapes(False, x.shape[0], x.shape[1], weight.shape, window,
                                     x.dtype))
+    with blas_threads(plan.blas_threads):
+        return _forward(x, weight, window, groups, plan)
+
+
+def _forward(x, weight, window, groups, plan):
     if not all_finite(weight):
         return _exact_forward(x, weight, window, groups, plan)
     if plan.algorithm == "fft":
@@ -239,10 +248,16 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
     exactly: a check of the small weight gradient, and of the input gradient
     after a transform only.
     """
+    plan = plan or make_plan(Shapes(True, grad_output.shape[0], weight_shape[1] * groups,
+                                    weight_shape, window, grad_output.dtype))
+    with blas_threads(plan.blas_threads):
+        return _backward(grad_output, window, groups, weight_shape, weight, x, plan)
+
+
+def _backward(grad_output, window, groups, weight_shape, weight, x, plan):
     n_batch = grad_output.shape[0]
     dtype = grad_output.dtype
     in_channels = weight_shape[1] * groups
-    plan = plan or make_plan(Shapes(True, n_batch, in_channels, weight_shape, window, dtype))
     if weight is not None and not all_finite(weight):
         return _exact_backward(grad_output, window, groups, weight_shape, weight, x, plan)
     if x is not None and not all_finite(grad_output):

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import config
 from ..ops import conv, conv_transpose
 from ..ops.arguments import _as_int, check_groups, to_tuple, window_arguments
 from ..ops.conv import PADDING_MODES
 from ..ops.padding import check_mode
+from ..window.blocks import blas_threads
 from . import init
 from .module import Module, Parameter
 
@@ -153,16 +155,18 @@ class Linear(Module):
             raise TypeError(f"Linear(): `input` must be a float array, got dtype {x.dtype}; "
                             f"convert it with `.astype(np.float32)`")
         self._input = x  # mixed float dtypes promote as NumPy does, as in the operators
-        y = x @ self.weight.data.T
+        with blas_threads(config.get_blas_threads()):
+            y = x @ self.weight.data.T
         return y if self.bias is None else y + self.bias.data
 
     def backward(self, grad_output):
         x = self._input.reshape(-1, self.weight.shape[1])
         gy = np.asarray(grad_output).reshape(-1, self.weight.shape[0])
-        _accumulate(self.weight, gy.T @ x)
+        with blas_threads(config.get_blas_threads()):
+            _accumulate(self.weight, gy.T @ x)
+            grad_input = gy @ self.weight.data
         _accumulate(self.bias, None if self.bias is None else gy.sum(axis=0))
-        return (gy @ self.weight.data).reshape(self._input.shape).astype(self._input.dtype,
-                                                                          copy=False)
+        return grad_input.reshape(self._input.shape).astype(self._input.dtype, copy=False)
 
     def extra_repr(self):
         return (f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, "

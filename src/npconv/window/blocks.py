@@ -8,8 +8,11 @@ on a thread pool: NumPy releases the GIL inside its loops.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import contextlib
 import functools
+import importlib.util
 import itertools
 import os
 import threading
@@ -137,6 +140,82 @@ def _forget_pool_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+class _BlasLimits:
+    """BLAS's thread count while npconv calls that asked for one run (with threadpoolctl).
+
+    BLAS has one thread count for the whole process, so calls from several
+    threads share it: while any runs, BLAS uses the smallest count they asked
+    for, and its own setting again when the last ends.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.asked = collections.Counter()
+        self.controller = None
+        self.limiter = None
+        self.limit = None
+
+    def enter(self, threads):
+        with self.lock:
+            self.asked[threads] += 1
+            self._apply()
+
+    def leave(self, threads):
+        with self.lock:
+            self.asked[threads] -= 1
+            if not self.asked[threads]:
+                del self.asked[threads]
+            self._apply()
+
+    def _apply(self):
+        limit = min(self.asked, default=None)
+        if limit == self.limit:
+            return
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()
+            self.limiter = None
+        if limit is not None:
+            import threadpoolctl
+
+            if self.controller is None:  # finding the libraries takes a while: once a process
+                self.controller = threadpoolctl.ThreadpoolController()
+            self.limiter = self.controller.limit(limits=limit, user_api="blas")
+        self.limit = limit
+
+
+_blas_limits = _BlasLimits()
+
+
+_THREADPOOLCTL = importlib.util.find_spec("threadpoolctl") is not None
+
+
+@contextlib.contextmanager
+def blas_threads(threads):
+    """BLAS on at most ``threads`` threads inside the block; None leaves BLAS's own setting.
+
+    Takes effect through threadpoolctl (the ``npconv[dask]`` and test
+    extras bring it); without it, BLAS keeps its setting (the
+    ``OPENBLAS_NUM_THREADS`` or ``OMP_NUM_THREADS`` environment variable).
+    """
+    if threads is None or not _THREADPOOLCTL:
+        yield
+        return
+    _blas_limits.enter(threads)
+    try:
+        yield
+    finally:
+        _blas_limits.leave(threads)
+
+
+def _forget_blas_limits_in_child():
+    global _blas_limits
+    _blas_limits = _BlasLimits()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_blas_limits_in_child)
 
 
 def run_blocks(kernel, blocks, threads):
