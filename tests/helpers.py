@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import npconv
-from npconv.testing import directional_derivatives
+from npconv.testing import directional_derivatives, torch_twin
 from npconv.engine import planning
 
 # Every algorithm, and both backward passes of im2col (which it picks by shape).
@@ -124,59 +124,4 @@ def check_module_against_torch(torch, module, reference, x, rng):
 
 def to_torch(module, torch):
     """The same model in torch (float64), with npconv's weights and its module names."""
-    from npconv import nn
-    T = torch.nn
-    if isinstance(module, nn.Sequential):
-        return T.Sequential(*(to_torch(m, torch) for m in module))
-    if isinstance(module, nn.Residual):
-        body, shortcut = to_torch(module.body, torch), module.shortcut
-        shortcut = None if shortcut is None else to_torch(shortcut, torch)
-
-        class Residual(T.Module):
-            def __init__(self):
-                super().__init__()
-                self.body, self.shortcut = body, shortcut
-
-            def forward(self, x):
-                return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
-        return Residual()
-    if isinstance(module, nn.Parallel):
-        branches = [to_torch(m, torch) for m in module.children()]
-
-        class Parallel(T.Module):
-            def __init__(self):
-                super().__init__()
-                for index, branch in enumerate(branches):  # npconv's names: "0", "1", ...
-                    self.add_module(str(index), branch)
-
-            def forward(self, x):
-                outputs = [b(x) for b in self.children()]
-                return torch.cat(outputs, module.dim) if module.combine == "cat" else sum(outputs)
-        return Parallel()
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        weight, options = module.weight.data, getattr(module, "options", {})
-        bias = module.bias is not None
-        if isinstance(module, nn.Linear):
-            layer = T.Linear(weight.shape[1], weight.shape[0], bias)
-        elif isinstance(module, nn.Conv2d):
-            layer = T.Conv2d(weight.shape[1] * options["groups"], weight.shape[0],
-                             weight.shape[2:], options["stride"], options["padding"],
-                             options["dilation"], options["groups"], bias)
-        else:
-            layer = T.ConvTranspose2d(weight.shape[0], weight.shape[1] * options["groups"],
-                                      weight.shape[2:], options["stride"], options["padding"],
-                                      options["output_padding"], options["groups"], bias,
-                                      options["dilation"])
-        layer = layer.double()
-        with torch.no_grad():
-            layer.weight.copy_(torch.tensor(weight))
-            if bias:
-                layer.bias.copy_(torch.tensor(module.bias.data))
-        return layer
-    if isinstance(module, nn.BatchNorm2d):
-        return T.BatchNorm2d(module.num_features, module.eps, module.momentum).double()
-    if isinstance(module, (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d)):
-        return getattr(T, type(module).__name__)(**module.options)
-    if isinstance(module, nn.Dropout):
-        return T.Dropout(module.p)
-    return getattr(T, type(module).__name__)()
+    return torch_twin(module, torch, torch.float64)

@@ -495,6 +495,9 @@ def add_arguments(parser, positive_int=int):
     parser.add_argument("--plot", metavar="FILE.png", help="bar chart of the torch ratios")
     parser.add_argument("--algorithms", action="store_true",
                         help="instead: forward+backward ms of every convolution algorithm")
+    parser.add_argument("--train", action="store_true",
+                        help="instead: images/s of whole training steps of LeNet-5 and ResNet-8, "
+                             "npconv against torch")
     parser.add_argument("--dask", action="store_true",
                         help="instead: a volume on disk convolved and differentiated on 1 and 2 "
                              "Dask workers (needs npconv[dask])")
@@ -511,6 +514,16 @@ def run_command(args):
         except ImportError:
             print("PyTorch is not installed: no torch ratios")
     threads = npconv.get_threads()
+    if args.train:
+        from .train_bench import run_training
+
+        print(f"npconv bench --train: SGD steps (forward, cross-entropy, backward, momentum), "
+              f"float32, {threads} threads, {_blas_description()}, median of {args.repeat}")
+        results = run_training(args.repeat, torch, report=lambda line: print(line, flush=True))
+        if args.json:
+            with open(args.json, "w") as file:
+                json.dump(results, file, indent=1)
+        return 0
     if args.dask:
         from .volume_bench import run_volume
 

@@ -144,102 +144,147 @@ def _per_channel(values, ndim):
     return _broadcast(np.asarray(values, np.float64), ndim)
 
 
-def _channel_sums(compute, x, blocks, resources):
-    """``sum over blocks of compute(block)``: per-channel sums, each ``(k, C)``."""
-    return sum(_run(compute, blocks, resources), np.zeros((1, x.shape[1])))
+def _channel_sums(compute, x, blocks, resources, rows=1):
+    """``sum over blocks of compute(block)``: ``rows`` per-channel sums, ``(rows, C)``."""
+    return sum(_run(compute, blocks, resources), np.zeros((rows, x.shape[1])))
 
 
 def _pooled_statistics(x, blocks, resources):
-    """Per channel, the mean and biased variance over the batch and the spatial cells."""
+    """Per channel, the mean and biased variance over the batch and the spatial cells.
+
+    Two passes, summed in float64: the mean, then the squared deviations
+    from it (computed in ``x``'s dtype, from the mean rounded to it).
+    """
     reduce = (0,) + tuple(range(2, x.ndim))
     count = max(1, x.size // max(1, x.shape[1]))
     mean = _channel_sums(lambda block: np.sum(x[block], axis=reduce, dtype=np.float64),
                          x, blocks, resources)[0] / count
-    centre = _per_channel(mean, x.ndim)
-    squares = _channel_sums(lambda block: np.sum(np.square(x[block] - centre), axis=reduce),
-                            x, blocks, resources)[0] / count
-    return mean, squares
+    centre = _per_channel(mean, x.ndim).astype(x.dtype)
 
+    def squares(block):
+        deviations = np.subtract(x[block], centre)
+        np.square(deviations, out=deviations)
+        return np.sum(deviations, axis=reduce, dtype=np.float64)
 
-def _channel_statistics(x, arrays, mode, blocks, resources):
-    """``(mean, var)`` broadcastable per channel, or None for each plane's own (``mode``
-    ``'plane'``); ``mode`` ``'batch'`` pools the batch, ``'running'`` reads the running ones."""
-    if mode == "plane":
-        return None
-    if mode == "batch":
-        mean, var = _pooled_statistics(x, blocks, resources)
-    else:
-        mean, var = arrays["running_mean"], arrays["running_var"]
-    return _per_channel(mean, x.ndim), _per_channel(var, x.ndim)
+    return mean, _channel_sums(squares, x, blocks, resources)[0] / count
 
 
 def _channelwise(x, arrays, mode, eps, dtype):
-    """The normalised ``x``, and per channel the mean of its sets' means and variances."""
+    """The normalised ``x``, and per channel the mean of its sets' means and variances.
+
+    ``mode`` ``'plane'``: each plane's own statistics (instance norm);
+    ``'batch'`` pools the batch per channel, ``'running'`` reads the running
+    ones (:func:`_per_channel_affine`).
+    """
+    if mode != "plane":
+        return _per_channel_affine(x, arrays, mode, eps, dtype)
     spatial = tuple(range(2, x.ndim))
     y = np.empty(x.shape, dtype)
     blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]))
-    fixed = _channel_statistics(x, arrays, mode, blocks, resources)
     weight, bias = (None if arrays[k] is None else _per_channel(arrays[k], x.ndim)
                     for k in ("weight", "bias"))
 
     def normalise(block):
-        if fixed is None:
-            centred, mean, var = _statistics(x[block], spatial)
-        else:
-            (mean, var), centred = fixed, x[block] - fixed[0]
+        centred, mean, var = _statistics(x[block], spatial)
         y[block] = _affine(centred / np.sqrt(var + eps), weight, bias)
-        if fixed is None:
-            return np.stack([mean.reshape(-1, x.shape[1]).sum(axis=0),
-                             var.reshape(-1, x.shape[1]).sum(axis=0)])
-        return np.zeros((2, x.shape[1]))
+        return np.stack([mean.reshape(-1, x.shape[1]).sum(axis=0),
+                         var.reshape(-1, x.shape[1]).sum(axis=0)])
 
-    sums = _channel_sums(normalise, x, blocks, resources)
-    if fixed is not None:
-        return y, fixed[0].ravel(), fixed[1].ravel()
+    sums = _channel_sums(normalise, x, blocks, resources, rows=2)
     return y, sums[0] / max(1, x.shape[0]), sums[1] / max(1, x.shape[0])
 
 
 def _channelwise_backward(gy, x, arrays, mode, eps):
     """``(grad_input, grad_weight, grad_bias)`` of :func:`_channelwise` (per-channel gradients)."""
+    if mode != "plane":
+        return _per_channel_affine_backward(gy, x, arrays, mode, eps)
     spatial = tuple(range(2, x.ndim))
     reduce = (0,) + spatial
     grad_input = np.empty(x.shape, gy.dtype)
     blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]))
-    fixed = _channel_statistics(x, arrays, mode, blocks, resources)
     weight = None if arrays["weight"] is None else _per_channel(arrays["weight"], x.ndim)
 
-    def normalised(block):
-        """``(x_hat, 1/sigma, h = grad_output * weight)`` of a block."""
-        if fixed is None:
-            centred, _, var = _statistics(x[block], spatial)
-        else:
-            centred, var = x[block] - fixed[0], fixed[1]
-        inverse = 1 / np.sqrt(var + eps)
-        g = gy[block]
-        return centred * inverse, inverse, (g if weight is None else g * weight)
-
-    pooled_means = None
-    if mode == "batch":  # mean(h) and mean(h * x_hat) over the batch, per channel
-        def means(block):
-            x_hat, _, h = normalised(block)
-            return np.stack([np.sum(h, axis=reduce, dtype=np.float64),
-                             np.sum(h * x_hat, axis=reduce)])
-        count = max(1, x.size // max(1, x.shape[1]))
-        pooled_means = [_per_channel(m, x.ndim) for m in _channel_sums(means, x, blocks,
-                                                                       resources) / count]
-
     def differentiate(block):
-        x_hat, inverse, h = normalised(block)
-        if mode == "plane":
-            grad_input[block] = _gradient_of_normalised(h, x_hat, inverse, spatial)
-        elif mode == "batch":
-            grad_input[block] = (h - pooled_means[0] - x_hat * pooled_means[1]) * inverse
-        else:
-            grad_input[block] = h * inverse
-        return np.sum(gy[block] * x_hat, axis=reduce)[np.newaxis]
+        centred, _, var = _statistics(x[block], spatial)
+        inverse = 1 / np.sqrt(var + eps)
+        x_hat, g = centred * inverse, gy[block]
+        h = g if weight is None else g * weight
+        grad_input[block] = _gradient_of_normalised(h, x_hat, inverse, spatial)
+        return np.sum(g * x_hat, axis=reduce)[np.newaxis]
 
     grad_weight = _channel_sums(differentiate, x, blocks, resources)[0]
     return grad_input, grad_weight, gy.sum(axis=reduce, dtype=np.float64)
+
+
+# Statistics per channel (batch norm, and instance norm with running statistics): the pass is
+# ``y = x * scale + shift`` with one scale and shift per channel, worked out in float64, and
+# its backward ``grad_input = A * grad_output + B * x + C``, from two per-channel sums; each
+# is a few passes in the data's dtype.
+
+def _scale_and_shift(mean, var, weight, bias, eps):
+    """Per channel (float64): ``weight / sqrt(var + eps)`` and ``bias - mean * scale``."""
+    scale = 1 / np.sqrt(np.asarray(var, np.float64) + eps)
+    if weight is not None:
+        scale = scale * weight
+    shift = -np.asarray(mean, np.float64) * scale
+    return scale, shift if bias is None else shift + bias
+
+
+def _per_channel_affine(x, arrays, mode, eps, dtype):
+    blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]), temporaries=1)
+    if mode == "batch":
+        mean, var = _pooled_statistics(x, blocks, resources)
+    else:
+        mean, var = arrays["running_mean"], arrays["running_var"]
+    scale, shift = _scale_and_shift(mean, var, arrays["weight"], arrays["bias"], eps)
+    scale, shift = (_per_channel(v, x.ndim).astype(dtype) for v in (scale, shift))
+    y = np.empty(x.shape, dtype)
+
+    def normalise(block):
+        np.multiply(x[block], scale, out=y[block])
+        np.add(y[block], shift, out=y[block])
+
+    _run(normalise, blocks, resources)
+    return y, np.asarray(mean, np.float64).ravel(), np.asarray(var, np.float64).ravel()
+
+
+def _per_channel_affine_backward(gy, x, arrays, mode, eps):
+    reduce = (0,) + tuple(range(2, x.ndim))
+    count = max(1, x.size // max(1, x.shape[1]))
+    blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]), temporaries=1)
+    if mode == "batch":
+        mean, var = _pooled_statistics(x, blocks, resources)
+    else:
+        mean, var = (np.asarray(arrays[k], np.float64) for k in ("running_mean", "running_var"))
+
+    def sums(block):  # sum(grad_output) and sum(grad_output * x), per channel, in float64
+        products = np.multiply(gy[block], x[block])
+        return np.stack([np.sum(gy[block], axis=reduce, dtype=np.float64),
+                         np.sum(products, axis=reduce, dtype=np.float64)])
+
+    total, total_x = _channel_sums(sums, x, blocks, resources, rows=2)
+    inverse = 1 / np.sqrt(var + eps)
+    weight = np.ones_like(inverse) if arrays["weight"] is None else arrays["weight"]
+    grad_weight = inverse * (total_x - mean * total)  # sum(grad_output * x_hat)
+    a = weight * inverse
+    if mode == "batch":  # through the statistics: mean(h) and mean(h * x_hat), h = gy * weight
+        b = -weight * inverse ** 3 * (total_x / count - mean * total / count)
+        c = -a * total / count - b * mean
+    else:
+        b = c = np.zeros_like(a)
+    dtype = gy.dtype
+    a, b, c = (_per_channel(v, x.ndim).astype(dtype) for v in (a, b, c))
+    grad_input = np.empty(x.shape, dtype)
+
+    def differentiate(block):
+        out = grad_input[block]
+        np.multiply(gy[block], a, out=out)
+        if mode == "batch":
+            out += np.multiply(x[block], b, dtype=dtype)
+            out += c
+
+    _run(differentiate, blocks, resources)
+    return grad_input, grad_weight, total
 
 
 def _gradients(arguments, arrays, gradients):
