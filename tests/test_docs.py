@@ -1,4 +1,4 @@
-"""The examples in the docstrings and the README run and print what they show."""
+"""The examples in the docstrings, the README and the guides run and print what they show."""
 
 import doctest
 import pathlib
@@ -12,7 +12,10 @@ import npconv
 from npconv import config
 from npconv.ops import adaptive, arguments, conv, conv_transpose, fold, pool, unpool
 
-README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+#: The README and the documentation's guides: their code blocks run as printed.
+PAGES = [README] + sorted((ROOT / "docs" / "guides").glob("*.md"))
 
 
 @pytest.mark.parametrize("module", [npconv, arguments, adaptive, config, conv, conv_transpose,
@@ -34,7 +37,7 @@ def test_public_function_examples():
     assert runner.failures == 0 and tried > 20
 
 
-README_TEXT = README.read_text()
+README_TEXT = "\n".join(page.read_text() for page in PAGES)
 README_BLOCKS = re.findall(r"```python\n(.*?)```", README_TEXT, re.S)
 README_EXAMPLES = re.findall(r"```python\n(.*?)```\n\nprints\n\n```\n(.*?)```", README_TEXT, re.S)
 

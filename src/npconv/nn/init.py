@@ -13,6 +13,11 @@ import numpy as np
 _generator = np.random.default_rng(0)
 
 
+__all__ = ["manual_seed", "calculate_gain", "uniform_", "normal_", "constant_", "ones_", "zeros_",
+           "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
+           "kaiming_normal_", "trunc_normal_", "orthogonal_"]
+
+
 def manual_seed(seed):
     """Reset the default generator used by layers created without ``rng=``."""
     global _generator

@@ -110,7 +110,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
     Parameters
     ----------
-    input : ndarray, shape (N, C, *spatial) or unbatched (C, *spatial)
+    input : ndarray, shape ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``
         float32 or float64.  ``len(spatial)`` is ``len(kernel_size)``, or 2
         for an int ``kernel_size``.
     kernel_size, dilation, stride : int or tuple of ints, positive
@@ -119,7 +119,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
     Returns
     -------
-    ndarray, shape (N, C * prod(kernel_size), L)
+    ndarray, shape ``(N, C * prod(kernel_size), L)``
         ``out[n, c * prod(k) + j, l] = input[n, c, o_l * stride + j * dilation - pad_lo]``
         with ``j`` and ``o_l`` unravelled in C order, and zero in the padding;
         ``L = prod(out_size)`` with, per dimension,
@@ -142,7 +142,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
     Parameters
     ----------
-    input : ndarray, shape (N, C * prod(kernel_size), L) or unbatched (C * prod(kernel_size), L)
+    input : ndarray, shape ``(N, C * prod(kernel_size), L)`` or unbatched ``(C * prod(kernel_size), L)``
     output_size : int or tuple of ints
         Spatial size of the result.
     kernel_size, dilation, padding, stride
@@ -150,7 +150,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
     Returns
     -------
-    ndarray, shape (N, C, *output_size)
+    ndarray, shape ``(N, C, *output_size)``
         ``out[n, c, i] = sum of input[n, c * prod(k) + j, l]`` over every
         ``(j, l)`` with ``o_l * stride + j * dilation - pad_lo == i``.
 
@@ -193,7 +193,7 @@ def fold_backward(grad_output, input, output_size, kernel_size, dilation=1, padd
 
     Parameters
     ----------
-    grad_output : ndarray, shape (N, C, *output_size)
+    grad_output : ndarray, shape ``(N, C, *output_size)``
     input, output_size, kernel_size, dilation, padding, stride
         As given to :func:`fold`.
 

@@ -327,7 +327,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
     Parameters
     ----------
-    input : ndarray, shape (N, C, *spatial), 1 to 3 spatial dimensions
+    input : ndarray, shape ``(N, C, *spatial)``, 1 to 3 spatial dimensions
     size : int or tuple of ints, optional
     scale_factor : float or tuple of floats, optional
         Give this or ``size``: the output is ``floor(in * scale_factor)``, and
@@ -346,7 +346,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
     Returns
     -------
-    ndarray, shape (N, C, *size)
+    ndarray, shape ``(N, C, *size)``
 
     Notes
     -----
@@ -387,7 +387,7 @@ def interpolate_backward(grad_output, input, size=None, scale_factor=None, mode=
 
     Parameters
     ----------
-    grad_output : ndarray, shape (N, C, *size)
+    grad_output : ndarray, shape ``(N, C, *size)``
     input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias
         As given to :func:`interpolate`.
 

@@ -332,7 +332,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
     Parameters
     ----------
-    input : ndarray, shape (N, C, *)
+    input : ndarray, shape ``(N, C, *)``
     running_mean, running_var : ndarray, shape (C,), or None in training
         Used when not ``training``; in training updated in place, as torch:
         ``running = (1 - momentum) * running + momentum * batch`` with the
@@ -424,7 +424,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
     Parameters
     ----------
-    input : ndarray, shape (N, C, *spatial)
+    input : ndarray, shape ``(N, C, *spatial)``
     running_mean, running_var : ndarray, shape (C,), optional
         With ``use_input_stats``, updated in place (if given) with the
         batch-average of the instances' means and unbiased variances, as
@@ -502,7 +502,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
 
     Parameters
     ----------
-    input : ndarray, shape (*, *normalized_shape)
+    input : ndarray, shape ``(*, *normalized_shape)``
     normalized_shape : int or tuple of ints
         The trailing dimensions normalised together.
     weight, bias : ndarray, shape ``normalized_shape``, optional
@@ -596,7 +596,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
 
     Parameters
     ----------
-    input : ndarray, shape (N, C, *)
+    input : ndarray, shape ``(N, C, *)``
     num_groups : int
         Divides ``C``; each sample's groups of ``C / num_groups`` channels
         are normalised over their channels and cells.
@@ -707,7 +707,7 @@ def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
 
     Parameters
     ----------
-    input : ndarray, shape (N, C, *), at least 3 dimensions
+    input : ndarray, shape ``(N, C, *)``, at least 3 dimensions
     size : int
     alpha, beta, k : float
 

@@ -96,14 +96,14 @@ def pixel_shuffle(input, upscale_factor):
 
     Parameters
     ----------
-    input : ndarray, shape (*, C * r**2, H, W)
+    input : ndarray, shape ``(*, C * r**2, H, W)``
         float32 or float64, at least 3 dimensions.
     upscale_factor : int
         ``r``, positive.
 
     Returns
     -------
-    ndarray, shape (*, C, H * r, W * r)
+    ndarray, shape ``(*, C, H * r, W * r)``
         ``out[..., c, h*r + i, w*r + j] = input[..., c*r*r + i*r + j, h, w]``.
 
     Examples
@@ -122,7 +122,7 @@ def pixel_shuffle_backward(grad_output, input, upscale_factor):
 
     Parameters
     ----------
-    grad_output : ndarray, shape (*, C, H * r, W * r)
+    grad_output : ndarray, shape ``(*, C, H * r, W * r)``
     input, upscale_factor
         As given to :func:`pixel_shuffle`.
 
@@ -141,14 +141,14 @@ def pixel_unshuffle(input, downscale_factor):
 
     Parameters
     ----------
-    input : ndarray, shape (*, C, H * r, W * r)
+    input : ndarray, shape ``(*, C, H * r, W * r)``
         float32 or float64, at least 3 dimensions.
     downscale_factor : int
         ``r``, positive; it divides the height and the width.
 
     Returns
     -------
-    ndarray, shape (*, C * r**2, H, W)
+    ndarray, shape ``(*, C * r**2, H, W)``
         The inverse of :func:`pixel_shuffle`.
 
     Examples
@@ -166,7 +166,7 @@ def pixel_unshuffle_backward(grad_output, input, downscale_factor):
 
     Parameters
     ----------
-    grad_output : ndarray, shape (*, C * r**2, H, W)
+    grad_output : ndarray, shape ``(*, C * r**2, H, W)``
     input, downscale_factor
         As given to :func:`pixel_unshuffle`.
 
@@ -185,7 +185,7 @@ def channel_shuffle(input, groups):
 
     Parameters
     ----------
-    input : ndarray, shape (N, C, *spatial)
+    input : ndarray, shape ``(N, C, *spatial)``
         float32 or float64, at least 3 dimensions.
     groups : int
         Positive; it divides ``C``.
