@@ -42,7 +42,7 @@ from ..window.scratch import scratch
 #: Batch chunks aim at this many bytes of temporaries: small enough that a
 #: chunk's columns are still in the CPU cache when the matrix product reads
 #: them, large enough for an efficient product (chosen by timing 8, 12, 24, 48
-#: and 256 MiB on the benchmark's layers; the README has the figures).
+#: and 256 MiB on the benchmark's layers; docs/guides/performance.md has the figures).
 CHUNK_BYTES = 24 << 20
 
 
@@ -77,7 +77,7 @@ def inner_products(a, b):
     OpenBLAS is several times slower on the single long product, while
     results of a few thousand cells gain nothing and matrix-vector products
     lose.  (Both measured on the benchmark's weight-gradient shapes; the
-    README has the figures.)
+    docs/guides/performance.md has the figures.)
     """
     length, m, k = a.shape[-1], a.shape[-2], b.shape[-2]
     pieces = length // PIECE_LENGTH

@@ -197,7 +197,7 @@ def scatter_to_planes(grad_output, indices, grad_input, accumulate=False):
 
     One ``np.add.at`` over flat indices: NumPy's indexed-add fast path (1.25+)
     beats matching every index against each kernel offset and adding by
-    strided slices, and ``np.bincount`` (the README gives the measurements).
+    strided slices, and ``np.bincount`` (docs/guides/performance.md gives the measurements).
     """
     plane = math.prod(grad_input.shape[2:])
     planes = grad_input.reshape(-1, plane)  # a view of the C-contiguous block
