@@ -328,6 +328,14 @@ Returns
 -------
 ndarray, shape of ``input``
     Each window spreads its gradient evenly over its cells.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.arange(2 * 3 * {cells}, dtype=np.float32).reshape(2, 3, {example_in})
+>>> y = npconv.{fwd}(x, 2)
+>>> npconv.{name}(np.ones_like(y), x, 2).shape
+(2, 3, {example_in})
 """
 
 _MAX_DOC = """{ndim}-D adaptive max pooling, as ``torch.nn.functional.{name}``.
@@ -368,6 +376,14 @@ Returns
 ndarray, shape of ``input``
     Each output gradient goes to the cell that won its window; a cell won by
     several overlapping windows receives the sum.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.arange(2 * 3 * {cells}, dtype=np.float32).reshape(2, 3, {example_in})
+>>> y = npconv.{fwd}(x, 2)
+>>> npconv.{name}(np.ones_like(y), x, 2).shape
+(2, 3, {example_in})
 """
 
 _GLOBAL_EXAMPLES = {1: "(2, 3, 1)", 2: "(2, 3, 1, 1)", 3: "(2, 3, 1, 1, 1)"}

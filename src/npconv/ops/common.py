@@ -122,7 +122,8 @@ def doc_fields(ndim, name, **extra):
         ndim=ndim, name=name, spatial=SPATIAL_NAMES[ndim],
         out_spatial=", ".join(f"{c}_out" for c in letters),
         kernel=", ".join(f"k{c}" for c in letters),
-        example_in=example_in, example_k=example_k, example_out=example_out, **extra,
+        example_in=example_in, example_k=example_k, example_out=example_out,
+        cells=8 ** ndim, **extra,
     )
 
 

@@ -243,6 +243,16 @@ Notes
 ``weight``; ``grad_weight[k, c, j] = sum_{{n, o}} grad_output[n, k, o] * input[n, c', o*stride + j*dilation - pad_lo]``;
 ``grad_bias`` sums ``grad_output`` over the batch and spatial axes.
 Use :func:`{name_input}` or :func:`{name_weight}` when only one gradient is needed.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.ones((2, 3, {example_in}), np.float32)
+>>> w = np.ones((4, 3, {example_k}), np.float32)
+>>> y = npconv.{fwd}(x, w, padding=1)
+>>> gx, gw, gb = npconv.{name}(np.ones_like(y), x, w, np.zeros(4, np.float32), padding=1)
+>>> gx.shape, gw.shape, gb.shape
+((2, 3, {example_in}), (4, 3, {example_k}), (4,))
 """
 
 _CONV_INPUT_DOC = """Gradient of :func:`{fwd}` with respect to its input, as ``torch.nn.grad.{name}``.
@@ -260,6 +270,15 @@ stride, padding, dilation, groups, padding_mode
 Returns
 -------
 ndarray, shape ``input_size``
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.ones((2, 3, {example_in}), np.float32)
+>>> w = np.ones((4, 3, {example_k}), np.float32)
+>>> y = npconv.{fwd}(x, w, padding=1)
+>>> npconv.{name}(x.shape, w, np.ones_like(y), padding=1).shape
+(2, 3, {example_in})
 """
 
 _CONV_WEIGHT_DOC = """Gradient of :func:`{fwd}` with respect to its weight, as ``torch.nn.grad.{name}``.
@@ -276,6 +295,15 @@ stride, padding, dilation, groups, padding_mode
 Returns
 -------
 ndarray, shape ``weight_size``
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.ones((2, 3, {example_in}), np.float32)
+>>> w = np.ones((4, 3, {example_k}), np.float32)
+>>> y = npconv.{fwd}(x, w, padding=1)
+>>> npconv.{name}(x, w.shape, np.ones_like(y), padding=1).shape
+(4, 3, {example_k})
 """
 
 # --- public functions: thin definitions over the implementations above ---------------

@@ -122,6 +122,14 @@ Notes
 Per dimension::
 
     out_size = (in_size - 1) * stride - pad_lo - pad_hi + dilation * (kernel - 1) + output_padding + 1
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.ones((2, 4, {example_in}), np.float32)
+>>> w = np.ones((4, 3, {example_k}), np.float32)
+>>> npconv.{name}(x, w, padding=1).shape
+(2, 3, {example_in})
 """
 
 _BACKWARD_DOC = """Backward pass of :func:`{fwd}`.
@@ -138,6 +146,16 @@ grad_input : ndarray, shape of ``input``
     The convolution of ``grad_output`` with ``weight`` (:func:`{conv}`).
 grad_weight : ndarray, shape of ``weight``
 grad_bias : ndarray, shape (C_out,), or None when ``bias`` is None
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.ones((2, 4, {example_in}), np.float32)
+>>> w = np.ones((4, 3, {example_k}), np.float32)
+>>> y = npconv.{fwd}(x, w, padding=1)
+>>> gx, gw, gb = npconv.{name}(np.ones_like(y), x, w, padding=1)
+>>> gx.shape, gw.shape, gb is None
+((2, 4, {example_in}), (4, 3, {example_k}), True)
 """
 
 

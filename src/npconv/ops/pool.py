@@ -639,6 +639,14 @@ Returns
 ndarray, shape of ``input``
     torch's chain rule through its composition (no gradient through a
     window whose sum is 0, none at all for ``norm_type=0``).
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.arange(2 * 3 * {cells}, dtype=np.float32).reshape(2, 3, {example_in})
+>>> y = npconv.{fwd}(x, 2.0, 2)
+>>> npconv.{name}(np.ones_like(y), x, 2.0, 2).shape
+(2, 3, {example_in})
 """
 
 
@@ -697,6 +705,14 @@ ndarray, shape of ``input``
     Each output gradient is added to the cell its index names in its plane
     (the cell that won its window); cells named several times receive the
     sum.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.arange(2 * 3 * {cells}, dtype=np.float32).reshape(2, 3, {example_in})
+>>> y = npconv.{fwd}(x, 2)
+>>> npconv.{name}(np.ones_like(y), x, 2).shape
+(2, 3, {example_in})
 """
 
 _AVG_DOC = """{ndim}-D average pooling, as ``torch.nn.functional.{name}``.
@@ -739,6 +755,14 @@ Returns
 -------
 ndarray, shape of ``input``
     Each window spreads its gradient over its real cells, divided as in the forward pass.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.arange(2 * 3 * {cells}, dtype=np.float32).reshape(2, 3, {example_in})
+>>> y = npconv.{fwd}(x, 2)
+>>> npconv.{name}(np.ones_like(y), x, 2).shape
+(2, 3, {example_in})
 """
 
 _POOL_EXAMPLES = {1: "(2, 3, 4)", 2: "(2, 3, 4, 4)", 3: "(2, 3, 4, 4, 4)"}
