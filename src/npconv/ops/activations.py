@@ -101,7 +101,14 @@ def _relu(x):
 
 @quiet
 def relu_backward(grad_output, input):
-    """Gradient of :func:`relu`: ``grad_output`` where the output is not ``<= 0`` (0 at 0, passed at NaN)."""
+    """Gradient of :func:`relu`: ``grad_output`` where the output is not ``<= 0`` (0 at 0, passed at NaN).
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.relu_backward(np.ones(3), np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 1.])
+    """
     return _backward("relu_backward", grad_output, input, _relu_derivative)
 
 
@@ -150,7 +157,14 @@ def _clamp_bounds(op, min_val, max_val):
 
 @quiet
 def hardtanh_backward(grad_output, input, min_val=-1.0, max_val=1.0):
-    """Gradient of :func:`hardtanh`: ``grad_output`` strictly inside ``(min_val, max_val)``, else 0."""
+    """Gradient of :func:`hardtanh`: ``grad_output`` strictly inside ``(min_val, max_val)``, else 0.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.hardtanh_backward(np.ones(3), np.array([-2.0, 0.5, 2.0]))
+    array([0., 1., 0.])
+    """
     low, high = _clamp_bounds("hardtanh_backward", min_val, max_val)
     return _backward("hardtanh_backward", grad_output, input, _hardtanh_derivative(low, high))
 
@@ -171,7 +185,14 @@ def relu6(input, inplace=False):
 
 @quiet
 def relu6_backward(grad_output, input):
-    """Gradient of :func:`relu6`: ``grad_output`` strictly inside ``(0, 6)``, else 0."""
+    """Gradient of :func:`relu6`: ``grad_output`` strictly inside ``(0, 6)``, else 0.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.relu6_backward(np.ones(3), np.array([-1.0, 3.0, 7.0]))
+    array([0., 1., 0.])
+    """
     return _backward("relu6_backward", grad_output, input, _hardtanh_derivative(0.0, 6.0))
 
 
@@ -192,7 +213,14 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 @quiet
 def leaky_relu_backward(grad_output, input, negative_slope=0.01):
-    """Gradient of :func:`leaky_relu`: ``grad_output`` where ``input > 0``, else times ``negative_slope``."""
+    """Gradient of :func:`leaky_relu`: ``grad_output`` where ``input > 0``, else times ``negative_slope``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.leaky_relu_backward(np.ones(2), np.array([-1.0, 2.0]), 0.25)
+    array([0.25, 1.  ])
+    """
     slope = _real("leaky_relu_backward", negative_slope, "negative_slope")
     return _backward("leaky_relu_backward", grad_output, input,
                      lambda g, x: np.where(x > 0, g, g * slope))
@@ -234,6 +262,14 @@ def prelu_backward(grad_output, input, weight):
     ``grad_input`` is ``grad_output`` where ``input > 0``, else times the
     slope; ``grad_weight`` sums ``grad_output * input`` over the cells where
     ``input <= 0`` (per channel, or in all).
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.prelu_backward(np.ones((1, 2, 2)), np.array([[[-1.0, 2.0], [-3.0, 4.0]]]),
+    ...                       np.array([0.25, 0.5]))
+    (array([[[0.25, 1.  ],
+            [0.5 , 1.  ]]]), array([-1., -3.]))
     """
     x = as_float_array(input, "prelu_backward", "input")
     flat, w = _prelu_weight("prelu_backward", x, weight)
@@ -277,7 +313,14 @@ def elu(input, alpha=1.0, inplace=False):
 
 @quiet
 def elu_backward(grad_output, input, alpha=1.0):
-    """Gradient of :func:`elu`."""
+    """Gradient of :func:`elu`.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.elu_backward(np.ones(2), np.array([0.0, 1.0]), alpha=0.5)
+    array([0.5, 1. ])
+    """
     alpha = _real("elu_backward", alpha, "alpha")
     return _backward("elu_backward", grad_output, input,
                      _exponential_unit_derivative(alpha, 1.0, 1.0))
@@ -299,7 +342,14 @@ def selu(input, inplace=False):
 
 @quiet
 def selu_backward(grad_output, input):
-    """Gradient of :func:`selu`."""
+    """Gradient of :func:`selu`.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.selu_backward(np.ones(1), np.ones(1))
+    array([1.05070099])
+    """
     return _backward("selu_backward", grad_output, input,
                      _exponential_unit_derivative(SELU_ALPHA * SELU_SCALE, SELU_SCALE, 1.0))
 
@@ -328,7 +378,14 @@ def celu(input, alpha=1.0, inplace=False):
 
 @quiet
 def celu_backward(grad_output, input, alpha=1.0):
-    """Gradient of :func:`celu`."""
+    """Gradient of :func:`celu`.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.celu_backward(np.ones(2), np.array([0.0, 1.0]))
+    array([1., 1.])
+    """
     alpha = _celu_alpha("celu_backward", alpha)
     return _backward("celu_backward", grad_output, input,
                      _exponential_unit_derivative(alpha, 1.0, 1.0 / alpha))
@@ -425,7 +482,14 @@ def gelu(input, approximate="none"):
 
 @quiet
 def gelu_backward(grad_output, input, approximate="none"):
-    """Gradient of :func:`gelu`: ``Phi(x) + x * phi(x)`` (or the derivative of the tanh form)."""
+    """Gradient of :func:`gelu`: ``Phi(x) + x * phi(x)`` (or the derivative of the tanh form).
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.gelu_backward(np.ones(1), np.zeros(1))
+    array([0.5])
+    """
     return _backward("gelu_backward", grad_output, input,
                      _gelu_derivative(_approximate("gelu_backward", approximate)),
                      _GELU_TEMPORARIES)
@@ -451,7 +515,14 @@ def sigmoid(input):
 
 @quiet
 def sigmoid_backward(grad_output, input):
-    """Gradient of :func:`sigmoid`: ``grad_output * (1 - s) * s``, ``s = sigmoid(input)``."""
+    """Gradient of :func:`sigmoid`: ``grad_output * (1 - s) * s``, ``s = sigmoid(input)``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.sigmoid_backward(np.ones(1), np.zeros(1))
+    array([0.25])
+    """
     def derivative(g, x):
         s = _sigmoid(x)
         return g * (1 - s) * s
@@ -474,7 +545,14 @@ def tanh(input):
 
 @quiet
 def tanh_backward(grad_output, input):
-    """Gradient of :func:`tanh`: ``grad_output * (1 - tanh(input)**2)``."""
+    """Gradient of :func:`tanh`: ``grad_output * (1 - tanh(input)**2)``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.tanh_backward(np.ones(1), np.zeros(1))
+    array([1.])
+    """
     def derivative(g, x):
         t = np.tanh(x)
         return g * (1 - t * t)
@@ -497,7 +575,14 @@ def silu(input, inplace=False):
 
 @quiet
 def silu_backward(grad_output, input):
-    """Gradient of :func:`silu`: ``s * (1 + x * (1 - s))``, ``s = sigmoid(x)``."""
+    """Gradient of :func:`silu`: ``s * (1 + x * (1 - s))``, ``s = sigmoid(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.silu_backward(np.ones(1), np.zeros(1))
+    array([0.5])
+    """
     def derivative(g, x):
         s = _sigmoid(x)
         return g * s * (1 + x * (1 - s))
@@ -520,7 +605,14 @@ def mish(input, inplace=False):
 
 @quiet
 def mish_backward(grad_output, input):
-    """Gradient of :func:`mish`: ``t + x * sigmoid(x) * (1 - t**2)``, ``t = tanh(softplus(x))``."""
+    """Gradient of :func:`mish`: ``t + x * sigmoid(x) * (1 - t**2)``, ``t = tanh(softplus(x))``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.mish_backward(np.ones(1), np.zeros(1))
+    array([0.6])
+    """
     def derivative(g, x):
         t = np.tanh(np.log1p(np.exp(x)))
         return g * (t + x * _sigmoid(x) * (1 - t * t))
@@ -543,7 +635,14 @@ def hardsigmoid(input, inplace=False):
 
 @quiet
 def hardsigmoid_backward(grad_output, input):
-    """Gradient of :func:`hardsigmoid`: ``grad_output / 6`` strictly inside ``(-3, 3)``, else 0."""
+    """Gradient of :func:`hardsigmoid`: ``grad_output / 6`` strictly inside ``(-3, 3)``, else 0.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.hardsigmoid_backward(np.ones(3), np.array([-4.0, 0.0, 4.0]))
+    array([0.        , 0.16666667, 0.        ])
+    """
     return _backward("hardsigmoid_backward", grad_output, input,
                      lambda g, x: np.where((x > -3) & (x < 3), g / 6, 0))
 
@@ -564,7 +663,14 @@ def hardswish(input, inplace=False):
 
 @quiet
 def hardswish_backward(grad_output, input):
-    """Gradient of :func:`hardswish`: 0 up to -3, ``x/3 + 1/2`` below 3, else 1 (torch's branches)."""
+    """Gradient of :func:`hardswish`: 0 up to -3, ``x/3 + 1/2`` below 3, else 1 (torch's branches).
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.hardswish_backward(np.ones(3), np.array([-4.0, 0.0, 4.0]))
+    array([0. , 0.5, 1. ])
+    """
     def derivative(g, x):
         middle = np.where(x >= 3, g, g * (x / 3 + 0.5))
         return np.where(x <= -3, 0, middle)
@@ -596,7 +702,14 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 @quiet
 def softplus_backward(grad_output, input, beta=1.0, threshold=20.0):
-    """Gradient of :func:`softplus`: ``z / (z + 1)``, ``z = exp(beta * x)``, or 1 past the threshold."""
+    """Gradient of :func:`softplus`: ``z / (z + 1)``, ``z = exp(beta * x)``, or 1 past the threshold.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.softplus_backward(np.ones(1), np.zeros(1))
+    array([0.5])
+    """
     beta, threshold = _softplus_arguments("softplus_backward", beta, threshold)
 
     def derivative(g, x):
@@ -680,7 +793,14 @@ def softmax(input, dim=None, *, dtype=None):
 
 @quiet
 def softmax_backward(grad_output, input, dim=None, *, dtype=None):
-    """Gradient of :func:`softmax`: ``y * (g - sum(g * y, dim))``, ``y = softmax(input, dim)``."""
+    """Gradient of :func:`softmax`: ``y * (g - sum(g * y, dim))``, ``y = softmax(input, dim)``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.softmax_backward(np.array([[1.0, 0.0]]), np.zeros((1, 2)), dim=1)
+    array([[ 0.25, -0.25]])
+    """
     x, dim = _softmax_arguments("softmax_backward", input, dim, dtype)
     gy = _gradient("softmax_backward", grad_output, x).astype(x.dtype, copy=False)
     if not x.ndim:
@@ -715,7 +835,14 @@ def log_softmax(input, dim=None, *, dtype=None):
 
 @quiet
 def log_softmax_backward(grad_output, input, dim=None, *, dtype=None):
-    """Gradient of :func:`log_softmax`: ``g - exp(y) * sum(g, dim)``, ``y = log_softmax(input, dim)``."""
+    """Gradient of :func:`log_softmax`: ``g - exp(y) * sum(g, dim)``, ``y = log_softmax(input, dim)``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> npconv.log_softmax_backward(np.array([[1.0, 0.0]]), np.zeros((1, 2)), dim=1)
+    array([[ 0.5, -0.5]])
+    """
     x, dim = _softmax_arguments("log_softmax_backward", input, dim, dtype)
     gy = _gradient("log_softmax_backward", grad_output, x).astype(x.dtype, copy=False)
     if not x.ndim:
