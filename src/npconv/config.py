@@ -36,7 +36,15 @@ def default_threads():
 
 def get_threads():
     """How many threads npconv uses: its own loops (pooling, copies) and, once set by
-    :func:`threads`, BLAS's matrix products inside npconv's calls."""
+    :func:`threads`, BLAS's matrix products inside npconv's calls.
+
+    Examples
+    --------
+    >>> import npconv
+    >>> with npconv.threads(1):
+    ...     npconv.get_threads()
+    1
+    """
     threads = _threads.get()
     return default_threads() if threads is None else threads
 
@@ -66,6 +74,14 @@ def threads(count):
     whole process, so while calls that asked for different counts run at
     once, BLAS takes the smallest).  Outside such a block BLAS keeps its own
     setting.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> with npconv.threads(1):      # npconv's pool, and BLAS inside the call, on one thread
+    ...     npconv.max_pool2d(np.arange(16.0).reshape(1, 1, 4, 4), 2)[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"threads(): `count` must be a positive int, got {count!r}")
@@ -90,12 +106,27 @@ def get_workspace():
     Operators split the batch into chunks so that their temporary buffers
     stay within it; a convolution whose single sample does not fit takes
     ``direct`` over bands of output rows instead of failing.
+
+    Examples
+    --------
+    >>> import npconv
+    >>> npconv.get_workspace() // 2**20
+    256
     """
     return _workspace.get()
 
 
 def set_workspace(nbytes):
-    """Set the workspace budget in bytes for the current context; returns the previous value."""
+    """Set the workspace budget in bytes for the current context; returns the previous value.
+
+    Examples
+    --------
+    >>> import npconv
+    >>> previous = npconv.set_workspace(64 * 2**20)
+    >>> npconv.get_workspace() // 2**20, previous // 2**20
+    (64, 256)
+    >>> _ = npconv.set_workspace(previous)
+    """
     if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 1:
         raise ValueError(f"set_workspace(): `nbytes` must be a positive int, got {nbytes!r}")
     previous = _workspace.get()
@@ -105,7 +136,15 @@ def set_workspace(nbytes):
 
 @contextlib.contextmanager
 def workspace(nbytes):
-    """Context manager: use a workspace budget of ``nbytes`` bytes inside the block."""
+    """Context manager: use a workspace budget of ``nbytes`` bytes inside the block.
+
+    Examples
+    --------
+    >>> import npconv
+    >>> with npconv.workspace(2**20):
+    ...     npconv.get_workspace()
+    1048576
+    """
     previous = set_workspace(nbytes)
     try:
         yield nbytes
@@ -114,7 +153,14 @@ def workspace(nbytes):
 
 
 def get_algorithm():
-    """The convolution algorithm in force: ``'auto'``, ``'im2col'``, ``'direct'`` or ``'fft'``."""
+    """The convolution algorithm in force: ``'auto'``, ``'im2col'``, ``'direct'`` or ``'fft'``.
+
+    Examples
+    --------
+    >>> import npconv
+    >>> npconv.get_algorithm()
+    'auto'
+    """
     return _algorithm.get()
 
 
@@ -132,6 +178,14 @@ def conv_algorithm(name):
     it is as accurate as a window algorithm's in float32.  An ``'im2col'`` or
     ``'fft'`` whose temporaries for one sample do not fit the workspace runs
     as ``'direct'``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> with npconv.conv_algorithm("direct"):
+    ...     npconv.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)))[0, 0]
+    array([[9., 9.],
+           [9., 9.]])
     """
     if name not in ALGORITHMS:
         raise ValueError(f"conv_algorithm(): `name` must be one of {ALGORITHMS}, got {name!r}")

@@ -358,6 +358,13 @@ Notes
 Windows as in ``adaptive_avg_pool{ndim}d``.  Ties go to the first maximal
 cell in row-major order; NaN beats any number, and among NaNs the last wins,
 as torch.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> values, indices = npconv.{name}(np.ones((2, 3, {example_in})), 3, return_indices=True)
+>>> values.shape, indices.dtype
+({example_adaptive}, dtype('int64'))
 """
 
 _MAX_BACKWARD_DOC = """Backward pass of :func:`{fwd}`: the gradient with respect to ``input``.

@@ -123,7 +123,8 @@ def doc_fields(ndim, name, **extra):
         out_spatial=", ".join(f"{c}_out" for c in letters),
         kernel=", ".join(f"k{c}" for c in letters),
         example_in=example_in, example_k=example_k, example_out=example_out,
-        cells=8 ** ndim, **extra,
+        cells=8 ** ndim, example_pool_padded=str((2, 3) + (5,) * ndim),
+        example_adaptive=str((2, 3) + (3,) * ndim), **extra,
     )
 
 

@@ -159,6 +159,16 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     ``fold(unfold(x))`` is ``x`` times the number of windows covering each
     cell (see the module documentation for a worked example).  The adds are
     one strided slice-add per kernel offset, never ``np.add.at``.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> cols = np.ones((2, 3 * 4, 9))              # 3 channels, 2x2 windows, 3x3 positions
+    >>> npconv.fold(cols, (4, 4), 2)[0, 0]          # how many windows cover each cell
+    array([[1., 2., 2., 1.],
+           [2., 4., 4., 2.],
+           [2., 4., 4., 2.],
+           [1., 2., 2., 1.]])
     """
     cols, unbatched, window = _fold_arguments("fold", input, output_size, kernel_size, dilation,
                                               padding, stride)
@@ -178,6 +188,14 @@ def unfold_backward(grad_output, input, kernel_size, dilation=1, padding=0, stri
     Returns
     -------
     ndarray, shape of ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.ones((2, 3, 4, 4))
+    >>> cols = npconv.unfold(x, 2)
+    >>> npconv.unfold_backward(np.ones_like(cols), x, 2).shape
+    (2, 3, 4, 4)
     """
     op = "unfold_backward"
     x, unbatched, window = _unfold_arguments(op, input, kernel_size, dilation, padding, stride)
@@ -200,6 +218,14 @@ def fold_backward(grad_output, input, output_size, kernel_size, dilation=1, padd
     Returns
     -------
     ndarray, shape of ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> cols = np.ones((2, 12, 9))
+    >>> y = npconv.fold(cols, (4, 4), 2)
+    >>> npconv.fold_backward(np.ones_like(y), cols, (4, 4), 2).shape
+    (2, 12, 9)
     """
     op = "fold_backward"
     cols, unbatched, window = _fold_arguments(op, input, output_size, kernel_size, dilation,

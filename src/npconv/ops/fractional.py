@@ -211,6 +211,15 @@ Returns
 -------
 ndarray, shape of ``input``
     Each output gradient added at its maximum's cell.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.arange(2 * 3 * {cells}, dtype=np.float32).reshape(2, 3, {example_in})
+>>> y, indices = npconv.{fwd}(x, 2, output_size=3, return_indices=True,
+...                          rng=np.random.default_rng(0))
+>>> npconv.{name}(np.ones_like(y), x, 2, output_size=3, indices=indices).shape
+(2, 3, {example_in})
 """
 
 

@@ -395,6 +395,15 @@ def interpolate_backward(grad_output, input, size=None, scale_factor=None, mode=
     -------
     ndarray, shape of ``input``
         Each output gradient spread over the taps it was made from, by their weights.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.ones((1, 1, 2, 2))
+    >>> y = npconv.interpolate(x, scale_factor=2, mode="nearest")
+    >>> npconv.interpolate_backward(np.ones_like(y), x, scale_factor=2, mode="nearest")[0, 0]
+    array([[4., 4.],
+           [4., 4.]])
     """
     return _interpolate_backward("interpolate_backward", grad_output, input, size, scale_factor,
                                  mode, align_corners, recompute_scale_factor, antialias)

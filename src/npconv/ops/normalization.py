@@ -384,6 +384,15 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
     -------
     grad_input : ndarray, shape of ``input``
     grad_weight, grad_bias : ndarray, shape (C,), or None where ``weight`` / ``bias`` is None
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.random.default_rng(0).standard_normal((4, 3, 5, 5))
+    >>> gx, gw, gb = npconv.batch_norm_backward(np.ones_like(x), x, None, None, np.ones(3),
+    ...                                         np.zeros(3), training=True)
+    >>> bool(np.allclose(gx, 0)), gb                 # a constant gradient is removed with the mean
+    (True, array([100., 100., 100.]))
     """
     op = "batch_norm_backward"
     x, arrays, _, eps = _batch_arguments(op, input, running_mean, running_var, weight, bias,
@@ -472,6 +481,14 @@ def instance_norm_backward(grad_output, input, running_mean=None, running_var=No
     -------
     grad_input : ndarray, shape of ``input``
     grad_weight, grad_bias : ndarray, shape (C,), or None where ``weight`` / ``bias`` is None
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.random.default_rng(0).standard_normal((2, 3, 5, 5))
+    >>> gx, gw, gb = npconv.instance_norm_backward(np.ones_like(x), x)
+    >>> bool(np.allclose(gx, 0)), gw is None
+    (True, True)
     """
     op = "instance_norm_backward"
     x, arrays, _, eps = _instance_arguments(op, input, running_mean, running_var, weight, bias,
@@ -548,6 +565,15 @@ def layer_norm_backward(grad_output, input, normalized_shape, weight=None, bias=
     -------
     grad_input : ndarray, shape of ``input``
     grad_weight, grad_bias : ndarray, shape ``normalized_shape``, or None where not given
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    >>> gx, gw, gb = npconv.layer_norm_backward(np.ones_like(x), x, (3, 4), np.ones((3, 4)),
+    ...                                         np.zeros((3, 4)))
+    >>> bool(np.allclose(gx, 0)), gw.shape, gb[0, 0]
+    (True, (3, 4), np.float64(2.0))
     """
     op = "layer_norm_backward"
     x, shape, weight_array, bias_array, eps = _layer_arguments(op, input, normalized_shape,
@@ -644,6 +670,14 @@ def group_norm_backward(grad_output, input, num_groups, weight=None, bias=None, 
     -------
     grad_input : ndarray, shape of ``input``
     grad_weight, grad_bias : ndarray, shape (C,), or None where not given
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.random.default_rng(0).standard_normal((2, 4, 3, 3))
+    >>> gx, gw, gb = npconv.group_norm_backward(np.ones_like(x), x, 2, np.ones(4), np.zeros(4))
+    >>> bool(np.allclose(gx, 0)), gb
+    (True, array([18., 18., 18., 18.]))
     """
     op = "group_norm_backward"
     x, groups, weight_array, bias_array, eps = _group_arguments(op, input, num_groups, weight,
@@ -751,6 +785,13 @@ def local_response_norm_backward(grad_output, input, size, alpha=0.0001, beta=0.
     Returns
     -------
     ndarray, shape of ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.ones((1, 4, 2, 2))
+    >>> npconv.local_response_norm_backward(np.ones_like(x), x, 3).shape
+    (1, 4, 2, 2)
     """
     op = "local_response_norm_backward"
     x, size, alpha, beta, k = _lrn_arguments(op, input, size, alpha, beta, k)

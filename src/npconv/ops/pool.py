@@ -741,6 +741,12 @@ Notes
 Per dimension, ``out = floor_or_ceil((in + 2*pad - kernel) / stride) + 1``.
 An input smaller than the kernel is accepted when the padding makes room, in
 every dimensionality (torch's avg_pool3d alone refuses it).
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> npconv.{name}(np.ones((2, 3, {example_in}), np.float32), 2, padding=1).shape
+{example_pool_padded}
 """
 
 _AVG_BACKWARD_DOC = """Backward pass of :func:`{fwd}`: the gradient with respect to ``input``.

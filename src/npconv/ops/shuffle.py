@@ -129,6 +129,14 @@ def pixel_shuffle_backward(grad_output, input, upscale_factor):
     Returns
     -------
     ndarray, shape of ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.arange(8.0).reshape(1, 4, 1, 2)
+    >>> y = npconv.pixel_shuffle(x, 2)
+    >>> bool(np.array_equal(npconv.pixel_shuffle_backward(y, x, 2), x))  # a permutation's adjoint
+    True
     """
     x, r = _shuffle_input("pixel_shuffle_backward", input, upscale_factor)
     *lead, channels, height, width = x.shape
@@ -173,6 +181,14 @@ def pixel_unshuffle_backward(grad_output, input, downscale_factor):
     Returns
     -------
     ndarray, shape of ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> y = npconv.pixel_unshuffle(x, 2)
+    >>> bool(np.array_equal(npconv.pixel_unshuffle_backward(y, x, 2), x))
+    True
     """
     x, r = _unshuffle_input("pixel_unshuffle_backward", input, downscale_factor)
     *lead, channels, height, width = x.shape
@@ -217,6 +233,14 @@ def channel_shuffle_backward(grad_output, input, groups):
     Returns
     -------
     ndarray, shape of ``input``
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> x = np.arange(6.0).reshape(1, 6, 1, 1)
+    >>> y = npconv.channel_shuffle(x, 2)
+    >>> y[0, :, 0, 0], npconv.channel_shuffle_backward(y, x, 2)[0, :, 0, 0]
+    (array([0., 3., 1., 4., 2., 5.]), array([0., 1., 2., 3., 4., 5.]))
     """
     x, g = _channel_input("channel_shuffle_backward", input, groups)
     gy = _gradient("channel_shuffle_backward", grad_output, x.shape, x)

@@ -128,6 +128,15 @@ Returns
 -------
 ndarray, shape of ``input``
     ``grad_output`` read at each index.
+
+Examples
+--------
+>>> import numpy as np, npconv
+>>> x = np.arange(2 * 3 * {cells}, dtype=np.float32).reshape(2, 3, {example_in})
+>>> pooled, indices = npconv.{pool}(x, 2, return_indices=True)
+>>> y = npconv.{fwd}(pooled, indices, 2)
+>>> npconv.{name}(np.ones_like(y), pooled, indices, 2).shape == pooled.shape
+True
 """
 
 
@@ -139,7 +148,7 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 @dask_aware
-@documented(_BACKWARD_DOC, 1, fwd="max_unpool1d")
+@documented(_BACKWARD_DOC, 1, fwd="max_unpool1d", pool="max_pool1d")
 def max_unpool1d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
                           output_size=None):
     return _max_unpool_backward("max_unpool1d_backward", 1, grad_output, input, indices,
@@ -154,7 +163,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 @dask_aware
-@documented(_BACKWARD_DOC, 2, fwd="max_unpool2d")
+@documented(_BACKWARD_DOC, 2, fwd="max_unpool2d", pool="max_pool2d")
 def max_unpool2d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
                           output_size=None):
     return _max_unpool_backward("max_unpool2d_backward", 2, grad_output, input, indices,
@@ -169,7 +178,7 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 
 @dask_aware
-@documented(_BACKWARD_DOC, 3, fwd="max_unpool3d")
+@documented(_BACKWARD_DOC, 3, fwd="max_unpool3d", pool="max_pool3d")
 def max_unpool3d_backward(grad_output, input, indices, kernel_size, stride=None, padding=0,
                           output_size=None):
     return _max_unpool_backward("max_unpool3d_backward", 3, grad_output, input, indices,

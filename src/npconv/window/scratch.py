@@ -68,6 +68,12 @@ def release_scratch():
     """Free the scratch memory that npconv keeps between calls, in every thread.
 
     It is allocated again when needed.
+
+    Examples
+    --------
+    >>> import numpy as np, npconv
+    >>> _ = npconv.conv2d(np.ones((8, 16, 32, 32)), np.ones((16, 16, 3, 3)))
+    >>> npconv.release_scratch()
     """
     with _lock:
         _kept.clear()
