@@ -1,6 +1,7 @@
 """The examples in the docstrings, the README and the guides run and print what they show."""
 
 import doctest
+import inspect
 import pathlib
 import re
 import subprocess
@@ -66,3 +67,25 @@ def test_readme_doctest_blocks_run_alone(example):
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     assert runner.failures == 0 and runner.tries >= 3
+
+
+def test_every_layer_loss_optimiser_schedule_initialiser_and_model_has_an_example_that_runs():
+    from npconv import nn
+    from npconv.nn import init, lr_scheduler, models
+
+    objects = [(n, getattr(nn, n)) for n in nn.__all__ if not inspect.ismodule(getattr(nn, n))]
+    objects += [(n, getattr(init, n)) for n in init.__all__]
+    objects += [(n, getattr(lr_scheduler, n)) for n in lr_scheduler.__all__]
+    objects += [(n, getattr(models, n)) for n in models.__all__ if callable(getattr(models, n))]
+    without = [name for name, obj in objects if ">>>" not in (obj.__doc__ or "")]
+    assert not without, without
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(
+        optionflags=doctest.NORMALIZE_WHITESPACE)
+    for name, obj in objects:
+        for test in finder.find(obj, name, globs={}, module=False):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries > 300
+
+
+def test_every_public_operator_has_an_example():
+    assert [n for n in npconv.__all__ if ">>>" not in (getattr(npconv, n).__doc__ or "")] == []

@@ -44,7 +44,17 @@ class _Activation(Module):
 
 
 class ReLU(_Activation):
-    """``max(x, 0)``, as ``torch.nn.ReLU``."""
+    """``max(x, 0)``, as ``torch.nn.ReLU``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ReLU()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([0., 0., 2.]), array([0., 0., 1.]))
+    """
 
     function = "relu"
 
@@ -53,7 +63,17 @@ class ReLU(_Activation):
 
 
 class ReLU6(_Activation):
-    """``min(max(x, 0), 6)``, as ``torch.nn.ReLU6``."""
+    """``min(max(x, 0), 6)``, as ``torch.nn.ReLU6``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ReLU6()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([0., 0., 2.]), array([0., 0., 1.]))
+    """
 
     function = "relu6"
 
@@ -62,7 +82,17 @@ class ReLU6(_Activation):
 
 
 class LeakyReLU(_Activation):
-    """``x`` where positive, else ``negative_slope * x``, as ``torch.nn.LeakyReLU``."""
+    """``x`` where positive, else ``negative_slope * x``, as ``torch.nn.LeakyReLU``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.LeakyReLU(0.1)
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.2,  0. ,  2. ]), array([0.1, 0.1, 1. ]))
+    """
 
     function = "leaky_relu"
 
@@ -72,7 +102,17 @@ class LeakyReLU(_Activation):
 
 class PReLU(Module):
     """``x`` where positive, else ``weight * x`` with a learnt slope (one, or one per channel),
-    as ``torch.nn.PReLU``."""
+    as ``torch.nn.PReLU``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.PReLU()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.5,  0. ,  2. ]), array([0.25, 0.25, 1.  ]))
+    """
 
     def __init__(self, num_parameters=1, init=0.25, *, dtype=np.float32):
         super().__init__()
@@ -95,7 +135,17 @@ class PReLU(Module):
 
 
 class ELU(_Activation):
-    """As ``torch.nn.ELU``."""
+    """As ``torch.nn.ELU``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ELU()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.86466472,  0.        ,  2.        ]), array([0.13533528, 1.        , 1.        ]))
+    """
 
     function = "elu"
 
@@ -104,7 +154,17 @@ class ELU(_Activation):
 
 
 class SELU(_Activation):
-    """As ``torch.nn.SELU``."""
+    """As ``torch.nn.SELU``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.SELU()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-1.52016647,  0.        ,  2.10140197]), array([0.23793287, 1.75809934, 1.05070099]))
+    """
 
     function = "selu"
 
@@ -113,7 +173,17 @@ class SELU(_Activation):
 
 
 class CELU(_Activation):
-    """As ``torch.nn.CELU``."""
+    """As ``torch.nn.CELU``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.CELU()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.86466472,  0.        ,  2.        ]), array([0.13533528, 1.        , 1.        ]))
+    """
 
     function = "celu"
 
@@ -122,7 +192,17 @@ class CELU(_Activation):
 
 
 class GELU(_Activation):
-    """As ``torch.nn.GELU`` (``approximate='none'`` or ``'tanh'``)."""
+    """As ``torch.nn.GELU`` (``approximate='none'`` or ``'tanh'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.GELU()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.04550026,  0.        ,  1.95449974]), array([-0.0852318,  0.5      ,  1.0852318]))
+    """
 
     function = "gelu"
 
@@ -131,7 +211,17 @@ class GELU(_Activation):
 
 
 class SiLU(_Activation):
-    """``x * sigmoid(x)``, as ``torch.nn.SiLU``."""
+    """``x * sigmoid(x)``, as ``torch.nn.SiLU``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.SiLU()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.23840584,  0.        ,  1.76159416]), array([-0.09078425,  0.5       ,  1.09078425]))
+    """
 
     function = "silu"
 
@@ -140,7 +230,17 @@ class SiLU(_Activation):
 
 
 class Mish(_Activation):
-    """As ``torch.nn.Mish``."""
+    """As ``torch.nn.Mish``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Mish()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.25250148,  0.        ,  1.94395896]), array([-0.10835509,  0.6       ,  1.06931793]))
+    """
 
     function = "mish"
 
@@ -149,7 +249,17 @@ class Mish(_Activation):
 
 
 class Hardswish(_Activation):
-    """As ``torch.nn.Hardswish``."""
+    """As ``torch.nn.Hardswish``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Hardswish()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.33333333,  0.        ,  1.66666667]), array([-0.16666667,  0.5       ,  1.16666667]))
+    """
 
     function = "hardswish"
 
@@ -158,7 +268,17 @@ class Hardswish(_Activation):
 
 
 class Hardsigmoid(_Activation):
-    """As ``torch.nn.Hardsigmoid``."""
+    """As ``torch.nn.Hardsigmoid``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Hardsigmoid()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([0.16666667, 0.5       , 0.83333333]), array([0.16666667, 0.16666667, 0.16666667]))
+    """
 
     function = "hardsigmoid"
 
@@ -167,7 +287,17 @@ class Hardsigmoid(_Activation):
 
 
 class Hardtanh(_Activation):
-    """As ``torch.nn.Hardtanh``."""
+    """As ``torch.nn.Hardtanh``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Hardtanh()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-1.,  0.,  1.]), array([0., 1., 0.]))
+    """
 
     function = "hardtanh"
 
@@ -176,7 +306,17 @@ class Hardtanh(_Activation):
 
 
 class Softplus(_Activation):
-    """As ``torch.nn.Softplus``."""
+    """As ``torch.nn.Softplus``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Softplus()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([0.12692801, 0.69314718, 2.12692801]), array([0.11920292, 0.5       , 0.88079708]))
+    """
 
     function = "softplus"
 
@@ -185,7 +325,17 @@ class Softplus(_Activation):
 
 
 class Sigmoid(_Activation):
-    """As ``torch.nn.Sigmoid``."""
+    """As ``torch.nn.Sigmoid``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Sigmoid()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([0.11920292, 0.5       , 0.88079708]), array([0.10499359, 0.25      , 0.10499359]))
+    """
 
     function = "sigmoid"
 
@@ -194,7 +344,17 @@ class Sigmoid(_Activation):
 
 
 class Tanh(_Activation):
-    """As ``torch.nn.Tanh``."""
+    """As ``torch.nn.Tanh``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Tanh()
+    >>> y = layer(np.array([-2.0, 0.0, 2.0]))
+    >>> y, layer.backward(np.ones(3))
+    (array([-0.96402758,  0.        ,  0.96402758]), array([0.07065082, 1.        , 0.07065082]))
+    """
 
     function = "tanh"
 
@@ -203,7 +363,17 @@ class Tanh(_Activation):
 
 
 class Softmax(_Activation):
-    """As ``torch.nn.Softmax`` (``dim=None`` takes torch's implicit choice, with its warning)."""
+    """As ``torch.nn.Softmax`` (``dim=None`` takes torch's implicit choice, with its warning).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Softmax(dim=1)
+    >>> y = layer(np.array([[0.0, np.log(3.0)]]))
+    >>> y, layer.backward(np.array([[1.0, 0.0]]))
+    (array([[0.25, 0.75]]), array([[ 0.1875, -0.1875]]))
+    """
 
     function = "softmax"
     checked_when_built = False  # the axis depends on the input
@@ -213,7 +383,17 @@ class Softmax(_Activation):
 
 
 class LogSoftmax(_Activation):
-    """As ``torch.nn.LogSoftmax``."""
+    """As ``torch.nn.LogSoftmax``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.LogSoftmax(dim=1)
+    >>> y = layer(np.zeros((1, 2)))
+    >>> y, layer.backward(np.array([[1.0, 0.0]]))
+    (array([[-0.69314718, -0.69314718]]), array([[ 0.5, -0.5]]))
+    """
 
     function = "log_softmax"
     checked_when_built = False

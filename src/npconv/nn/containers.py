@@ -21,7 +21,17 @@ def _checked_module(owner, module, where):
 
 
 class Sequential(Module):
-    """Modules applied in order; backward runs them in reverse."""
+    """Modules applied in order; backward runs them in reverse.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten())
+    >>> y = model(np.ones((2, 1, 5, 5), np.float32))
+    >>> y.shape, model.backward(np.ones_like(y)).shape
+    ((2, 100), (2, 1, 5, 5))
+    """
 
     def __init__(self, *modules):
         super().__init__()
@@ -50,7 +60,16 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules, registered under their indices (``'0'``, ``'1'``, ...), as torch's."""
+    """A list of modules, registered under their indices (``'0'``, ``'1'``, ...), as torch's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> blocks = nn.ModuleList([nn.ReLU(), nn.Tanh()])
+    >>> len(blocks), [type(b).__name__ for b in blocks]
+    (2, ['ReLU', 'Tanh'])
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -122,7 +141,16 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules, registered under their keys in insertion order, as torch's."""
+    """A dict of modules, registered under their keys in insertion order, as torch's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> heads = nn.ModuleDict({'a': nn.Linear(4, 2), 'b': nn.Linear(4, 3)})
+    >>> sorted(heads.keys()), heads['b'](np.ones((1, 4), np.float32)).shape
+    (['a', 'b'], (1, 3))
+    """
 
     def __init__(self, modules=None):
         super().__init__()
@@ -169,7 +197,16 @@ class ModuleDict(Module):
 
 
 class Identity(Module):
-    """Returns its input; its backward pass returns the output gradient (torch's arguments are ignored)."""
+    """Returns its input; its backward pass returns the output gradient (torch's arguments are ignored).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Identity()
+    >>> layer(np.arange(3.0)), layer.backward(np.ones(3))
+    (array([0., 1., 2.]), array([1., 1., 1.]))
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -186,6 +223,15 @@ class Residual(Module):
 
     The backward pass sends the output gradient through both and adds the two
     input gradients.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> block = nn.Residual(nn.Conv2d(4, 4, 3, padding=1))
+    >>> y = block(np.ones((2, 4, 5, 5), np.float32))
+    >>> y.shape, block.backward(np.ones_like(y)).shape
+    ((2, 4, 5, 5), (2, 4, 5, 5))
     """
 
     def __init__(self, body, shortcut=None):
@@ -216,6 +262,15 @@ class Parallel(Module):
     ``'add'``.  The backward pass gives each branch its part of the output
     gradient (its slice along ``dim``, or all of it) and adds the branches'
     input gradients.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> branches = nn.Parallel(nn.Conv2d(3, 2, 1), nn.Conv2d(3, 5, 3, padding=1))
+    >>> y = branches(np.ones((2, 3, 6, 6), np.float32))
+    >>> y.shape, branches.backward(np.ones_like(y)).shape
+    ((2, 7, 6, 6), (2, 3, 6, 6))
     """
 
     def __init__(self, *branches, combine="cat", dim=1):

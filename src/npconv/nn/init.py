@@ -19,7 +19,18 @@ __all__ = ["manual_seed", "calculate_gain", "uniform_", "normal_", "constant_", 
 
 
 def manual_seed(seed):
-    """Reset the default generator used by layers created without ``rng=``."""
+    """Reset the default generator used by layers created without ``rng=``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> _ = nn.manual_seed(0)
+    >>> a = nn.Linear(3, 2).weight.data
+    >>> _ = nn.manual_seed(0)
+    >>> bool(np.array_equal(a, nn.Linear(3, 2).weight.data))
+    True
+    """
     global _generator
     _generator = np.random.default_rng(seed)
 
@@ -71,7 +82,15 @@ def _fill(tensor, values):
 
 
 def calculate_gain(nonlinearity, param=None):
-    """torch's recommended gain for ``nonlinearity``."""
+    """torch's recommended gain for ``nonlinearity``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> nn.init.calculate_gain('relu'), nn.init.calculate_gain('leaky_relu', 0.2)
+    (1.4142135623730951, 1.3867504905630728)
+    """
     linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
               "conv_transpose3d", "sigmoid")
     if nonlinearity in linear:
@@ -105,31 +124,89 @@ def _fan(array, mode):
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
-    """``U(a, b)``."""
+    """``U(a, b)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> rng = np.random.default_rng(0)
+    >>> w = nn.init.uniform_(np.empty((2, 3)), -1.0, 1.0, generator=rng)
+    >>> w.shape, bool(np.isfinite(w).all())
+    ((2, 3), True)
+    """
     array = _array(tensor)
     return _fill(tensor, default_rng(generator).uniform(a, b, array.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
-    """``N(mean, std^2)``."""
+    """``N(mean, std^2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> rng = np.random.default_rng(0)
+    >>> w = nn.init.normal_(np.empty((2, 3)), 0.0, 0.1, generator=rng)
+    >>> w.shape, bool(np.isfinite(w).all())
+    ((2, 3), True)
+    """
     array = _array(tensor)
     return _fill(tensor, default_rng(generator).normal(mean, std, array.shape))
 
 
 def constant_(tensor, val):
+    """Fill ``tensor`` (an array or a :class:`Parameter`) with ``val``, in place; returns it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> nn.init.constant_(np.empty(3), 0.5)
+    array([0.5, 0.5, 0.5])
+    """
     return _fill(tensor, val)
 
 
 def ones_(tensor):
+    """Fill ``tensor`` with ones, in place; returns it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> nn.init.ones_(np.empty(2))
+    array([1., 1.])
+    """
     return _fill(tensor, 1)
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` with zeros, in place; returns it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Linear(3, 2)
+    >>> _ = nn.init.zeros_(layer.bias)
+    >>> layer.bias.data
+    array([0., 0.], dtype=float32)
+    """
     return _fill(tensor, 0)
 
 
 def eye_(tensor):
-    """The identity matrix (2-D only)."""
+    """The identity matrix (2-D only).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> nn.init.eye_(np.empty((2, 3)))
+    array([[1., 0., 0.],
+           [0., 1., 0.]])
+    """
     array = _array(tensor)
     if array.ndim != 2:
         raise ValueError("eye_(): only 2-D arrays are supported")
@@ -137,7 +214,18 @@ def eye_(tensor):
 
 
 def dirac_(tensor, groups=1):
-    """The Dirac delta of a 3-, 4- or 5-D convolution weight: the identity convolution."""
+    """The Dirac delta of a 3-, 4- or 5-D convolution weight: the identity convolution.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> w = nn.init.dirac_(np.empty((2, 2, 3, 3)))
+    >>> w[0, 0], w[0, 1].sum()
+    (array([[0., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 0.]]), np.float64(0.0))
+    """
     array = _array(tensor)
     if array.ndim not in (3, 4, 5) or array.shape[0] % groups:
         raise ValueError("dirac_(): a 3-, 4- or 5-D array whose first dimension groups divides")
@@ -151,33 +239,83 @@ def dirac_(tensor, groups=1):
 
 
 def xavier_uniform_(tensor, gain=1.0, generator=None):
-    """``U(-a, a)``, ``a = gain * sqrt(6 / (fan_in + fan_out))``."""
+    """``U(-a, a)``, ``a = gain * sqrt(6 / (fan_in + fan_out))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> rng = np.random.default_rng(0)
+    >>> w = nn.init.xavier_uniform_(np.empty((4, 3, 3, 3)), generator=rng)
+    >>> w.shape, bool(np.isfinite(w).all())
+    ((4, 3, 3, 3), True)
+    """
     fan_in_, fan_out = _fans(_array(tensor))
     bound = gain * math.sqrt(6.0 / float(fan_in_ + fan_out))
     return uniform_(tensor, -bound, bound, generator)
 
 
 def xavier_normal_(tensor, gain=1.0, generator=None):
-    """``N(0, std^2)``, ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
+    """``N(0, std^2)``, ``std = gain * sqrt(2 / (fan_in + fan_out))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> rng = np.random.default_rng(0)
+    >>> w = nn.init.xavier_normal_(np.empty((4, 3, 3, 3)), generator=rng)
+    >>> w.shape, bool(np.isfinite(w).all())
+    ((4, 3, 3, 3), True)
+    """
     fan_in_, fan_out = _fans(_array(tensor))
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in_ + fan_out)), generator)
 
 
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """``U(-bound, bound)``, ``bound = gain * sqrt(3 / fan)`` (He et al.)."""
+    """``U(-bound, bound)``, ``bound = gain * sqrt(3 / fan)`` (He et al.).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> rng = np.random.default_rng(0)
+    >>> w = nn.init.kaiming_uniform_(np.empty((4, 3, 3, 3)), generator=rng)
+    >>> w.shape, bool(np.isfinite(w).all())
+    ((4, 3, 3, 3), True)
+    """
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(_array(tensor), mode))
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
-    """``N(0, std^2)``, ``std = gain / sqrt(fan)`` (He et al.)."""
+    """``N(0, std^2)``, ``std = gain / sqrt(fan)`` (He et al.).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> rng = np.random.default_rng(0)
+    >>> w = nn.init.kaiming_normal_(np.empty((4, 3, 3, 3)), mode='fan_out', nonlinearity='relu', generator=rng)
+    >>> w.shape, bool(np.isfinite(w).all())
+    ((4, 3, 3, 3), True)
+    """
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(_array(tensor), mode))
     return normal_(tensor, 0.0, std, generator)
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """``N(mean, std^2)`` restricted to ``[a, b]``: out-of-range draws are drawn again."""
+    """``N(mean, std^2)`` restricted to ``[a, b]``: out-of-range draws are drawn again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> rng = np.random.default_rng(0)
+    >>> w = nn.init.trunc_normal_(np.empty((2, 3)), generator=rng)
+    >>> w.shape, bool(np.isfinite(w).all())
+    ((2, 3), True)
+    """
     array = _array(tensor)
     rng = default_rng(generator)
     values = rng.normal(mean, std, array.shape)
@@ -189,7 +327,17 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def orthogonal_(tensor, gain=1, generator=None):
-    """A (semi-)orthogonal matrix from the QR factorisation of a Gaussian one, as torch's."""
+    """A (semi-)orthogonal matrix from the QR factorisation of a Gaussian one, as torch's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> rng = np.random.default_rng(0)
+    >>> w = nn.init.orthogonal_(np.empty((3, 3)), generator=rng)
+    >>> bool(np.allclose(w @ w.T, np.eye(3)))
+    True
+    """
     array = _array(tensor)
     if array.ndim < 2:
         raise ValueError("orthogonal_(): only arrays of 2 or more dimensions are supported")

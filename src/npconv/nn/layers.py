@@ -88,17 +88,47 @@ class _ConvNd(_Convolution):
 
 
 class Conv1d(_ConvNd):
-    """1-D convolution layer, as ``torch.nn.Conv1d`` (weight ``(C_out, C_in/groups, k)``)."""
+    """1-D convolution layer, as ``torch.nn.Conv1d`` (weight ``(C_out, C_in/groups, k)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Conv1d(3, 8, 3, padding=1)
+    >>> y = layer(np.ones((2, 3, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 8, 16), (2, 3, 16))
+    """
     ndim = 1
 
 
 class Conv2d(_ConvNd):
-    """2-D convolution layer, as ``torch.nn.Conv2d`` (weight ``(C_out, C_in/groups, kh, kw)``)."""
+    """2-D convolution layer, as ``torch.nn.Conv2d`` (weight ``(C_out, C_in/groups, kh, kw)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+    >>> y = layer(np.ones((2, 3, 16, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 8, 8, 8), (2, 3, 16, 16))
+    """
     ndim = 2
 
 
 class Conv3d(_ConvNd):
-    """3-D convolution layer, as ``torch.nn.Conv3d``."""
+    """3-D convolution layer, as ``torch.nn.Conv3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Conv3d(3, 8, 3, padding=1)
+    >>> y = layer(np.ones((2, 3, 8, 8, 8), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 8, 8, 8, 8), (2, 3, 8, 8, 8))
+    """
     ndim = 3
 
 
@@ -119,22 +149,62 @@ class _ConvTransposeNd(_Convolution):
 
 
 class ConvTranspose1d(_ConvTransposeNd):
-    """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``."""
+    """1-D transposed convolution layer, as ``torch.nn.ConvTranspose1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ConvTranspose1d(8, 3, 4, stride=2, padding=1)
+    >>> y = layer(np.ones((2, 8, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 32), (2, 8, 16))
+    """
     ndim = 1
 
 
 class ConvTranspose2d(_ConvTransposeNd):
-    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d`` (weight ``(C_in, C_out/groups, kh, kw)``)."""
+    """2-D transposed convolution layer, as ``torch.nn.ConvTranspose2d`` (weight ``(C_in, C_out/groups, kh, kw)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1)
+    >>> y = layer(np.ones((2, 8, 16, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 32, 32), (2, 8, 16, 16))
+    """
     ndim = 2
 
 
 class ConvTranspose3d(_ConvTransposeNd):
-    """3-D transposed convolution layer, as ``torch.nn.ConvTranspose3d``."""
+    """3-D transposed convolution layer, as ``torch.nn.ConvTranspose3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ConvTranspose3d(8, 3, 4, stride=2, padding=1)
+    >>> y = layer(np.ones((2, 8, 4, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8, 8, 8), (2, 8, 4, 4, 4))
+    """
     ndim = 3
 
 
 class Linear(Module):
-    """``y = x @ weight.T + bias`` over the last axis, as ``torch.nn.Linear``."""
+    """``y = x @ weight.T + bias`` over the last axis, as ``torch.nn.Linear``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Linear(20, 10)
+    >>> y = layer(np.ones((4, 20), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((4, 10), (4, 20))
+    """
 
     def __init__(self, in_features, out_features, bias=True, *, dtype=np.float32, rng=None):
         super().__init__()
@@ -178,6 +248,15 @@ class Dropout(Module):
 
     ``rng`` (a NumPy Generator, keyword-only) draws the masks; by default the
     generator that :func:`npconv.nn.manual_seed` sets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Dropout(0.5, rng=np.random.default_rng(0))
+    >>> y = layer(np.ones((2, 1000)))
+    >>> y.shape, set(np.unique(y)) <= {0.0, 2.0}, layer.eval()(np.ones(3))
+    ((2, 1000), True, array([1., 1., 1.]))
     """
 
     #: the spatial dimensions a mask value spans (0: every element alone)
@@ -219,17 +298,47 @@ class Dropout(Module):
 
 
 class Dropout1d(Dropout):
-    """Zero whole channels of ``(N, C, L)`` (or ``(C, L)``), as ``torch.nn.Dropout1d``."""
+    """Zero whole channels of ``(N, C, L)`` (or ``(C, L)``), as ``torch.nn.Dropout1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Dropout1d(0.5, rng=np.random.default_rng(0))
+    >>> y = layer(np.ones((2, 4, 8)))
+    >>> y.shape, bool(np.all((y == 0).all(axis=2) | (y == 2).all(axis=2)))
+    ((2, 4, 8), True)
+    """
     channel_dims = 1
 
 
 class Dropout2d(Dropout):
-    """Zero whole channels of ``(N, C, H, W)`` (or ``(C, H, W)``), as ``torch.nn.Dropout2d``."""
+    """Zero whole channels of ``(N, C, H, W)`` (or ``(C, H, W)``), as ``torch.nn.Dropout2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Dropout2d(0.5, rng=np.random.default_rng(0))
+    >>> y = layer(np.ones((2, 4, 8, 8)))
+    >>> y.shape, bool(np.all((y == 0).all(axis=(2, 3)) | (y == 2).all(axis=(2, 3))))
+    ((2, 4, 8, 8), True)
+    """
     channel_dims = 2
 
 
 class Dropout3d(Dropout):
-    """Zero whole channels of ``(N, C, D, H, W)``, as ``torch.nn.Dropout3d``."""
+    """Zero whole channels of ``(N, C, D, H, W)``, as ``torch.nn.Dropout3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Dropout3d(0.5, rng=np.random.default_rng(0))
+    >>> y = layer(np.ones((2, 4, 2, 2, 2)))
+    >>> y.shape, bool(np.all((y == 0).all(axis=(2, 3, 4)) | (y == 2).all(axis=(2, 3, 4))))
+    ((2, 4, 2, 2, 2), True)
+    """
     channel_dims = 3
 
 

@@ -22,7 +22,15 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def log_softmax(logits, axis=1):
-    """``logits - logsumexp(logits)`` along ``axis`` (:func:`npconv.log_softmax`)."""
+    """``logits - logsumexp(logits)`` along ``axis`` (:func:`npconv.log_softmax`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> nn.log_softmax(np.zeros((1, 2)))
+    array([[-0.69314718, -0.69314718]])
+    """
     return _log_softmax(logits, axis)
 
 
@@ -151,7 +159,18 @@ def _batched(input, target):
 
 
 class NLLLoss(_ClassLoss):
-    """Negative log-likelihood of log-probabilities ``(N, C, *d)`` and class indices, as torch's."""
+    """Negative log-likelihood of log-probabilities ``(N, C, *d)`` and class indices, as torch's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.NLLLoss()
+    >>> value = loss(np.log(np.full((2, 4), 0.25)), np.array([0, 3]))
+    >>> round(float(value), 6), loss.backward()
+    (1.386294, array([[-0.5,  0. ,  0. ,  0. ],
+           [ 0. ,  0. ,  0. , -0.5]]))
+    """
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
                  reduction="mean"):
@@ -182,6 +201,16 @@ class CrossEntropyLoss(_ClassLoss):
     mixes in ``e/C`` of the uniform distribution, as torch.  With
     probabilities: ``-sum_c weight[c] * p[c] * log_softmax(x)[c]``, ``'mean'``
     over the elements.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.CrossEntropyLoss()
+    >>> value = loss(np.zeros((2, 4)), np.array([0, 3]))
+    >>> round(float(value), 6), loss.backward()
+    (1.386294, array([[-0.375,  0.125,  0.125,  0.125],
+           [ 0.125,  0.125,  0.125, -0.375]]))
     """
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -224,7 +253,17 @@ class CrossEntropyLoss(_ClassLoss):
 
 
 class BCELoss(_Loss):
-    """Binary cross entropy of probabilities, as ``torch.nn.BCELoss`` (logs clamped at -100)."""
+    """Binary cross entropy of probabilities, as ``torch.nn.BCELoss`` (logs clamped at -100).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.BCELoss()
+    >>> value = loss(np.array([0.5, 0.5]), np.array([1.0, 0.0]))
+    >>> round(float(value), 6), loss.backward()
+    (0.693147, array([-1.,  1.]))
+    """
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
         super().__init__(_reduction("BCELoss", size_average, reduce, reduction))
@@ -245,7 +284,17 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Sigmoid and binary cross entropy in one, as ``torch.nn.BCEWithLogitsLoss`` (``pos_weight``)."""
+    """Sigmoid and binary cross entropy in one, as ``torch.nn.BCEWithLogitsLoss`` (``pos_weight``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.BCEWithLogitsLoss()
+    >>> value = loss(np.zeros(2), np.array([1.0, 0.0]))
+    >>> round(float(value), 6), loss.backward()
+    (0.693147, array([-0.25,  0.25]))
+    """
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
                  pos_weight=None):
@@ -282,21 +331,51 @@ class _Regression(_Loss):
 
 
 class MSELoss(_Regression):
-    """Mean squared error, as ``torch.nn.MSELoss``."""
+    """Mean squared error, as ``torch.nn.MSELoss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.MSELoss()
+    >>> value = loss(np.array([1.0, 3.0]), np.array([0.0, 0.0]))
+    >>> float(value), loss.backward()
+    (5.0, array([1., 3.]))
+    """
 
     def _of(self, difference):
         return difference * difference, 2 * difference
 
 
 class L1Loss(_Regression):
-    """Mean absolute error, as ``torch.nn.L1Loss`` (gradient ``sign``, 0 at 0)."""
+    """Mean absolute error, as ``torch.nn.L1Loss`` (gradient ``sign``, 0 at 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.L1Loss()
+    >>> value = loss(np.array([1.0, -3.0]), np.array([0.0, 0.0]))
+    >>> float(value), loss.backward()
+    (2.0, array([ 0.5, -0.5]))
+    """
 
     def _of(self, difference):
         return np.abs(difference), np.sign(difference)
 
 
 class SmoothL1Loss(_Regression):
-    """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``, as ``torch.nn.SmoothL1Loss``."""
+    """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``, as ``torch.nn.SmoothL1Loss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.SmoothL1Loss()
+    >>> value = loss(np.array([0.5, 3.0]), np.array([0.0, 0.0]))
+    >>> float(value), loss.backward()
+    (1.3125, array([0.25, 0.5 ]))
+    """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
         super().__init__(size_average, reduce, reduction)
@@ -314,7 +393,17 @@ class SmoothL1Loss(_Regression):
 
 
 class HuberLoss(_Regression):
-    """``0.5 d**2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``, as ``torch.nn.HuberLoss``."""
+    """``0.5 d**2`` where ``|d| <= delta``, else ``delta (|d| - 0.5 delta)``, as ``torch.nn.HuberLoss``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.HuberLoss(delta=2.0)
+    >>> value = loss(np.array([1.0, 4.0]), np.array([0.0, 0.0]))
+    >>> float(value), loss.backward()
+    (3.25, array([0.5, 1. ]))
+    """
 
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction=reduction)
@@ -333,6 +422,15 @@ class KLDivLoss(_Loss):
 
     ``log_target`` gives the target as log-probabilities too; ``reduction``
     may be ``'batchmean'`` (the sum over the batch size, the true divergence).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> loss = nn.KLDivLoss(reduction='batchmean')
+    >>> value = loss(np.log(np.full((1, 2), 0.5)), np.array([[0.25, 0.75]]))
+    >>> round(float(value), 6), loss.backward()
+    (0.130812, array([[-0.25, -0.75]]))
     """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):

@@ -30,7 +30,23 @@ class _Schedule:
 
 
 class LRScheduler(_Schedule):
-    """The base: ``base_lrs``, ``last_epoch`` and :meth:`step`."""
+    """The base: ``base_lrs``, ``last_epoch`` and :meth:`step`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> schedule = nn.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    >>> rates = []
+    >>> for _ in range(4):
+    ...     optimizer.step()
+    ...     schedule.step()
+    ...     rates.append(round(schedule.get_last_lr()[0], 6))
+    ...
+    >>> rates
+    [0.1, 0.05, 0.05, 0.025]
+    """
 
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
@@ -64,7 +80,23 @@ class LRScheduler(_Schedule):
 
 
 class StepLR(LRScheduler):
-    """Multiply the rate by ``gamma`` every ``step_size`` epochs."""
+    """Multiply the rate by ``gamma`` every ``step_size`` epochs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> schedule = nn.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    >>> rates = []
+    >>> for _ in range(4):
+    ...     optimizer.step()
+    ...     schedule.step()
+    ...     rates.append(round(schedule.get_last_lr()[0], 6))
+    ...
+    >>> rates
+    [0.1, 0.05, 0.05, 0.025]
+    """
 
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         self.step_size, self.gamma = int(step_size), gamma
@@ -79,7 +111,23 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """Multiply the rate by ``gamma`` at each milestone epoch."""
+    """Multiply the rate by ``gamma`` at each milestone epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> schedule = nn.lr_scheduler.MultiStepLR(optimizer, milestones=[1, 3], gamma=0.1)
+    >>> rates = []
+    >>> for _ in range(4):
+    ...     optimizer.step()
+    ...     schedule.step()
+    ...     rates.append(round(schedule.get_last_lr()[0], 6))
+    ...
+    >>> rates
+    [0.01, 0.01, 0.001, 0.001]
+    """
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
         self.milestones, self.gamma = Counter(int(m) for m in milestones), gamma
@@ -92,7 +140,23 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply the rate by ``gamma`` every epoch."""
+    """Multiply the rate by ``gamma`` every epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> schedule = nn.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
+    >>> rates = []
+    >>> for _ in range(4):
+    ...     optimizer.step()
+    ...     schedule.step()
+    ...     rates.append(round(schedule.get_last_lr()[0], 6))
+    ...
+    >>> rates
+    [0.05, 0.025, 0.0125, 0.00625]
+    """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
         self.gamma = gamma
@@ -105,7 +169,23 @@ class ExponentialLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """Cosine from the base rate down to ``eta_min`` over ``T_max`` epochs (torch's recursion)."""
+    """Cosine from the base rate down to ``eta_min`` over ``T_max`` epochs (torch's recursion).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> schedule = nn.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
+    >>> rates = []
+    >>> for _ in range(4):
+    ...     optimizer.step()
+    ...     schedule.step()
+    ...     rates.append(round(schedule.get_last_lr()[0], 6))
+    ...
+    >>> rates
+    [0.085355, 0.05, 0.014645, 0.0]
+    """
 
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         self.T_max, self.eta_min = T_max, eta_min
@@ -127,7 +207,23 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class LinearLR(LRScheduler):
-    """Scale the rate linearly from ``start_factor`` to ``end_factor`` over ``total_iters`` epochs."""
+    """Scale the rate linearly from ``start_factor`` to ``end_factor`` over ``total_iters`` epochs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> schedule = nn.lr_scheduler.LinearLR(optimizer, start_factor=0.5, total_iters=2)
+    >>> rates = []
+    >>> for _ in range(4):
+    ...     optimizer.step()
+    ...     schedule.step()
+    ...     rates.append(round(schedule.get_last_lr()[0], 6))
+    ...
+    >>> rates
+    [0.075, 0.1, 0.1, 0.1]
+    """
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5,
                  last_epoch=-1):
@@ -166,6 +262,21 @@ class OneCycleLR(LRScheduler):
     ``final_div_factor``; with ``cycle_momentum`` the momentum (or Adam's
     ``beta1``) moves between ``max_momentum`` and ``base_momentum`` inversely.
     ``three_phase`` comes back to the start before the final descent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> schedule = nn.lr_scheduler.OneCycleLR(optimizer, max_lr=1.0, total_steps=5)
+    >>> rates = []
+    >>> for _ in range(4):
+    ...     optimizer.step()
+    ...     schedule.step()
+    ...     rates.append(round(schedule.get_last_lr()[0], 6))
+    ...
+    >>> rates
+    [0.950485, 0.611262, 0.188258, 4e-06]
     """
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None,
@@ -266,6 +377,18 @@ class ReduceLROnPlateau(_Schedule):
     ``threshold_mode`` ``'rel'`` or ``'abs'``, ``cooldown`` epochs of rest
     after a reduction, ``min_lr`` a floor per group, changes below ``eps``
     ignored, as torch's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> schedule = nn.lr_scheduler.ReduceLROnPlateau(optimizer, patience=1)
+    >>> for loss in (1.0, 1.0, 1.0, 1.0):
+    ...     schedule.step(loss)
+    ...
+    >>> round(optimizer.param_groups[0]['lr'], 6)
+    0.01
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,

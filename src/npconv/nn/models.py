@@ -24,6 +24,15 @@ def lenet5(num_classes=10, in_channels=1, image_size=(28, 28), *, dtype=np.float
 
     conv 5x5 (6, padding 2) - pool - conv 5x5 (16) - pool - 120 - 84 - classes; the first
     linear layer takes ``16 * h * w`` features, ``h = (H // 2 - 4) // 2`` (5 for 28).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.lenet5()
+    >>> y = model(np.ones((2, 1, 28, 28), np.float32))
+    >>> y.shape, model.backward(np.ones_like(y)).shape
+    ((2, 10), (2, 1, 28, 28))
     """
     height, width = (image_size, image_size) if np.isscalar(image_size) else image_size
     features = [(side // 2 - 4) // 2 for side in (height, width)]
@@ -48,6 +57,15 @@ def basic_block(in_channels, out_channels, stride=1, *, dtype=np.float32, rng=No
 
     The shortcut is the input, or a 1x1 convolution with batch norm where the
     stride or the channel count changes (He et al.'s option B).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.basic_block(16, 32, stride=2)
+    >>> y = model(np.ones((2, 16, 8, 8), np.float32))
+    >>> y.shape, model.backward(np.ones_like(y)).shape
+    ((2, 32, 4, 4), (2, 16, 8, 8))
     """
     options = dict(dtype=dtype, rng=rng)
     body = Sequential(*_conv_bn(in_channels, out_channels, 3, stride, options), ReLU(),
@@ -61,7 +79,17 @@ def basic_block(in_channels, out_channels, stride=1, *, dtype=np.float32, rng=No
 def bottleneck_block(in_channels, width, stride=1, expansion=4, *, dtype=np.float32, rng=None):
     """A ResNet bottleneck block: 1x1 down to ``width``, 3x3 (``stride``), 1x1 up to
     ``width * expansion``, each with batch norm, added to a shortcut, then ReLU (torchvision's
-    layout: the stride on the 3x3 convolution)."""
+    layout: the stride on the 3x3 convolution).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.bottleneck_block(16, 8, stride=2)
+    >>> y = model(np.ones((2, 16, 8, 8), np.float32))
+    >>> y.shape, model.backward(np.ones_like(y)).shape
+    ((2, 32, 4, 4), (2, 16, 8, 8))
+    """
     options = dict(dtype=dtype, rng=rng)
     out_channels = width * expansion
     body = Sequential(*_conv_bn(in_channels, width, 1, 1, options), ReLU(),
@@ -74,7 +102,16 @@ def bottleneck_block(in_channels, width, stride=1, expansion=4, *, dtype=np.floa
 
 
 def cifar_resnet(depth, num_classes=10, in_channels=3, *, dtype=np.float32, rng=None):
-    """The CIFAR ResNets of He et al. (2016): ``depth = 6n + 2``, stages of 16, 32, 64 channels."""
+    """The CIFAR ResNets of He et al. (2016): ``depth = 6n + 2``, stages of 16, 32, 64 channels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.cifar_resnet(8)
+    >>> sum(p.data.size for p in model.parameters())
+    78042
+    """
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"cifar_resnet(): `depth` must be 6n + 2 (8, 14, 20, 32, ...), got {depth}")
     blocks = (depth - 2) // 6
@@ -91,18 +128,47 @@ def cifar_resnet(depth, num_classes=10, in_channels=3, *, dtype=np.float32, rng=
 
 
 def resnet8(num_classes=10, in_channels=3, *, dtype=np.float32, rng=None):
-    """The CIFAR ResNet-8: one basic block per stage."""
+    """The CIFAR ResNet-8: one basic block per stage.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.resnet8()
+    >>> y = model(np.ones((2, 3, 32, 32), np.float32))
+    >>> y.shape, model.backward(np.ones_like(y)).shape
+    ((2, 10), (2, 3, 32, 32))
+    """
     return cifar_resnet(8, num_classes, in_channels, dtype=dtype, rng=rng)
 
 
 def resnet20(num_classes=10, in_channels=3, *, dtype=np.float32, rng=None):
-    """The CIFAR ResNet-20: three basic blocks per stage."""
+    """The CIFAR ResNet-20: three basic blocks per stage.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.resnet20()
+    >>> sum(p.data.size for p in model.parameters())
+    272474
+    """
     return cifar_resnet(20, num_classes, in_channels, dtype=dtype, rng=rng)
 
 
 def inverted_residual(in_channels, out_channels, stride, expansion, *, dtype=np.float32,
                       rng=None):
-    """MobileNetV2's block: expand (1x1), depthwise 3x3, project (1x1); a residual where it fits."""
+    """MobileNetV2's block: expand (1x1), depthwise 3x3, project (1x1); a residual where it fits.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.inverted_residual(16, 16, 1, 4)
+    >>> y = model(np.ones((2, 16, 8, 8), np.float32))
+    >>> y.shape, model.backward(np.ones_like(y)).shape
+    ((2, 16, 8, 8), (2, 16, 8, 8))
+    """
     options = dict(dtype=dtype, rng=rng)
     hidden = in_channels * expansion
     layers = []
@@ -117,7 +183,17 @@ def inverted_residual(in_channels, out_channels, stride, expansion, *, dtype=np.
 
 
 def mobilenet_v2_small(num_classes=10, in_channels=3, width=16, *, dtype=np.float32, rng=None):
-    """A small MobileNetV2 (Sandler et al., 2018) for 32x32 images: five inverted residuals."""
+    """A small MobileNetV2 (Sandler et al., 2018) for 32x32 images: five inverted residuals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.mobilenet_v2_small()
+    >>> y = model(np.ones((2, 3, 32, 32), np.float32))
+    >>> y.shape, model.backward(np.ones_like(y)).shape
+    ((2, 10), (2, 3, 32, 32))
+    """
     options = dict(dtype=dtype, rng=rng)
     settings = [  # (expansion, output channels, stride)
         (1, width, 1), (6, int(1.5 * width), 2), (6, int(1.5 * width), 1), (6, 2 * width, 2),
@@ -143,6 +219,16 @@ def unet_level(channels, inner, inner_channels, *, dtype=np.float32, rng=None):
     ``Parallel(Identity, Sequential(MaxPool2d(2), inner, ConvTranspose2d(2, stride 2)))``:
     the input (``channels``) beside the upsampled inner result (``channels``), so
     ``2 * channels`` out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> inner = nn.Identity()
+    >>> model = nn.models.unet_level(4, inner, 4)
+    >>> y = model(np.ones((2, 4, 8, 8), np.float32))
+    >>> y.shape
+    (2, 8, 8, 8)
     """
     up = ConvTranspose2d(inner_channels, channels, 2, stride=2, dtype=dtype, rng=rng)
     return Parallel(Identity(), Sequential(MaxPool2d(2), inner, up), combine="cat")
@@ -153,6 +239,15 @@ def unet_small(in_channels=1, num_classes=2, width=8, depth=2, *, dtype=np.float
 
     The input's sides must be multiples of ``2 ** depth``; the output is
     ``(N, num_classes, H, W)`` logits per pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> model = nn.models.unet_small()
+    >>> y = model(np.ones((2, 1, 16, 16), np.float32))
+    >>> y.shape, model.backward(np.ones_like(y)).shape
+    ((2, 2, 16, 16), (2, 1, 16, 16))
     """
     options = dict(dtype=dtype, rng=rng)
     widths = [width * 2 ** level for level in range(depth + 1)]

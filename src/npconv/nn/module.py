@@ -25,6 +25,14 @@ class Parameter:
 
     ``requires_grad=False`` freezes it: layers add no gradient to it and
     optimisers leave it alone (:meth:`Module.requires_grad_`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> p = nn.Parameter(np.zeros((2, 3)))
+    >>> p.shape, p.requires_grad, p.grad is None
+    ((2, 3), True, False)
     """
 
     def __init__(self, data, requires_grad=True):
@@ -70,6 +78,21 @@ class Module:
     A plain list, tuple or dict of modules is refused, with a pointer to
     :class:`ModuleList` and :class:`ModuleDict`: its modules would otherwise
     be skipped by :meth:`parameters` and :meth:`state_dict`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> class Scale(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.weight = nn.Parameter(np.full(3, 2.0))
+    ...     def forward(self, x):
+    ...         return x * self.weight.data
+    ...
+    >>> module = Scale()
+    >>> list(module.state_dict()), module(np.ones(3))
+    (['weight'], array([2., 2., 2.]))
     """
 
     def __init_subclass__(cls, **kwargs):

@@ -91,17 +91,47 @@ class _BatchNorm(_Norm):
 
 
 class BatchNorm1d(_BatchNorm):
-    """As ``torch.nn.BatchNorm1d``: input ``(N, C)`` or ``(N, C, L)``."""
+    """As ``torch.nn.BatchNorm1d``: input ``(N, C)`` or ``(N, C, L)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.BatchNorm1d(3)
+    >>> y = layer(np.ones((8, 3, 5), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((8, 3, 5), (8, 3, 5))
+    """
     ndims, meaning = (2, 3), "(N, C) or (N, C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
-    """As ``torch.nn.BatchNorm2d``: input ``(N, C, H, W)``."""
+    """As ``torch.nn.BatchNorm2d``: input ``(N, C, H, W)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.BatchNorm2d(3)
+    >>> y = layer(np.random.default_rng(0).standard_normal((8, 3, 4, 4)).astype(np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape, layer.running_mean.shape
+    ((8, 3, 4, 4), (8, 3, 4, 4), (3,))
+    """
     ndims, meaning = (4,), "(N, C, H, W)"
 
 
 class BatchNorm3d(_BatchNorm):
-    """As ``torch.nn.BatchNorm3d``: input ``(N, C, D, H, W)``."""
+    """As ``torch.nn.BatchNorm3d``: input ``(N, C, D, H, W)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.BatchNorm3d(3)
+    >>> y = layer(np.ones((8, 3, 2, 2, 2), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((8, 3, 2, 2, 2), (8, 3, 2, 2, 2))
+    """
     ndims, meaning = (5,), "(N, C, D, H, W)"
 
 
@@ -134,22 +164,62 @@ class _InstanceNorm(_Norm):
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """As ``torch.nn.InstanceNorm1d``: input ``(N, C, L)`` or ``(C, L)``."""
+    """As ``torch.nn.InstanceNorm1d``: input ``(N, C, L)`` or ``(C, L)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.InstanceNorm1d(3)
+    >>> y = layer(np.ones((2, 3, 5), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 5), (2, 3, 5))
+    """
     ndims, meaning = (2, 3), "(C, L) or (N, C, L)"
 
 
 class InstanceNorm2d(_InstanceNorm):
-    """As ``torch.nn.InstanceNorm2d``: input ``(N, C, H, W)`` or ``(C, H, W)``."""
+    """As ``torch.nn.InstanceNorm2d``: input ``(N, C, H, W)`` or ``(C, H, W)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.InstanceNorm2d(3, affine=True)
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 4, 4), (2, 3, 4, 4))
+    """
     ndims, meaning = (3, 4), "(C, H, W) or (N, C, H, W)"
 
 
 class InstanceNorm3d(_InstanceNorm):
-    """As ``torch.nn.InstanceNorm3d``: input ``(N, C, D, H, W)`` or ``(C, D, H, W)``."""
+    """As ``torch.nn.InstanceNorm3d``: input ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.InstanceNorm3d(3)
+    >>> y = layer(np.ones((2, 3, 2, 2, 2), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 2, 2, 2), (2, 3, 2, 2, 2))
+    """
     ndims, meaning = (4, 5), "(C, D, H, W) or (N, C, D, H, W)"
 
 
 class GroupNorm(Module):
-    """As ``torch.nn.GroupNorm``."""
+    """As ``torch.nn.GroupNorm``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.GroupNorm(2, 4)
+    >>> y = layer(np.ones((2, 4, 3, 3), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 4, 3, 3), (2, 4, 3, 3))
+    """
 
     def __init__(self, num_groups, num_channels, eps=1e-05, affine=True, *, dtype=np.float32):
         super().__init__()
@@ -179,7 +249,17 @@ class GroupNorm(Module):
 
 
 class LayerNorm(Module):
-    """As ``torch.nn.LayerNorm``."""
+    """As ``torch.nn.LayerNorm``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.LayerNorm((4, 4))
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 4, 4), (2, 3, 4, 4))
+    """
 
     def __init__(self, normalized_shape, eps=1e-05, elementwise_affine=True, bias=True, *,
                  dtype=np.float32):
@@ -210,7 +290,17 @@ class LayerNorm(Module):
 
 
 class LocalResponseNorm(Module):
-    """As ``torch.nn.LocalResponseNorm``."""
+    """As ``torch.nn.LocalResponseNorm``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.LocalResponseNorm(3)
+    >>> y = layer(np.ones((2, 6, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 6, 4, 4), (2, 6, 4, 4))
+    """
 
     def __init__(self, size, alpha=0.0001, beta=0.75, k=1.0):
         super().__init__()

@@ -31,7 +31,16 @@ def check_hyperparameter(optimizer, name, value, low=0.0, high=None, high_open=F
 
 
 class Optimizer:
-    """Parameter groups, per-parameter state, and their state dict, as ``torch.optim.Optimizer``."""
+    """Parameter groups, per-parameter state, and their state dict, as ``torch.optim.Optimizer``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> optimizer = nn.SGD(nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> [group['lr'] for group in optimizer.param_groups], sorted(optimizer.state_dict())
+    ([0.1], ['param_groups', 'state'])
+    """
 
     def __init__(self, params, defaults):
         self.defaults = defaults
@@ -138,6 +147,19 @@ class SGD(Optimizer):
     ``g = grad + weight_decay * p``; with momentum ``buf = momentum * buf + (1 - dampening) * g``
     (``buf = g`` on the first step) and ``g = buf``, or ``g + momentum * buf`` with Nesterov.
     ``maximize`` ascends.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Linear(2, 1)
+    >>> _ = nn.init.ones_(layer.weight)
+    >>> optimizer = nn.SGD(layer.parameters(), lr=0.1)
+    >>> y = layer(np.ones((1, 2), np.float32))
+    >>> _ = layer.backward(np.ones_like(y))
+    >>> optimizer.step()
+    >>> layer.weight.data
+    array([[0.9, 0.9]], dtype=float32)
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
@@ -169,7 +191,21 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, as ``torch.optim.Adam`` (L2 ``weight_decay`` added to the gradient; ``amsgrad``)."""
+    """Adam, as ``torch.optim.Adam`` (L2 ``weight_decay`` added to the gradient; ``amsgrad``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Linear(2, 1)
+    >>> _ = nn.init.ones_(layer.weight)
+    >>> optimizer = nn.Adam(layer.parameters(), lr=0.1)
+    >>> y = layer(np.ones((1, 2), np.float32))
+    >>> _ = layer.backward(np.ones_like(y))
+    >>> optimizer.step()
+    >>> layer.weight.data
+    array([[0.90000004, 0.90000004]], dtype=float32)
+    """
 
     decoupled = False
 
@@ -216,7 +252,21 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (``p *= 1 - lr * weight_decay`` first), as ``torch.optim.AdamW``."""
+    """Adam with decoupled weight decay (``p *= 1 - lr * weight_decay`` first), as ``torch.optim.AdamW``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Linear(2, 1)
+    >>> _ = nn.init.ones_(layer.weight)
+    >>> optimizer = nn.AdamW(layer.parameters(), lr=0.1)
+    >>> y = layer(np.ones((1, 2), np.float32))
+    >>> _ = layer.backward(np.ones_like(y))
+    >>> optimizer.step()
+    >>> layer.weight.data
+    array([[0.89900005, 0.89900005]], dtype=float32)
+    """
 
     decoupled = True
 
@@ -230,6 +280,19 @@ class RMSprop(Optimizer):
 
     ``centered`` subtracts the squared running mean of ``g``; ``momentum``
     accumulates the steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Linear(2, 1)
+    >>> _ = nn.init.ones_(layer.weight)
+    >>> optimizer = nn.RMSprop(layer.parameters(), lr=0.01)
+    >>> y = layer(np.ones((1, 2), np.float32))
+    >>> _ = layer.backward(np.ones_like(y))
+    >>> optimizer.step()
+    >>> layer.weight.data
+    array([[0.90000004, 0.90000004]], dtype=float32)
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
@@ -274,7 +337,21 @@ class RMSprop(Optimizer):
 
 class Adagrad(Optimizer):
     """Adagrad, as ``torch.optim.Adagrad``: ``p -= lr_t * g / (sqrt(sum g^2) + eps)``,
-    ``lr_t = lr / (1 + (t - 1) * lr_decay)``."""
+    ``lr_t = lr / (1 + (t - 1) * lr_decay)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Linear(2, 1)
+    >>> _ = nn.init.ones_(layer.weight)
+    >>> optimizer = nn.Adagrad(layer.parameters(), lr=0.1)
+    >>> y = layer(np.ones((1, 2), np.float32))
+    >>> _ = layer.backward(np.ones_like(y))
+    >>> optimizer.step()
+    >>> layer.weight.data
+    array([[0.9, 0.9]], dtype=float32)
+    """
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10, *, maximize=False):

@@ -73,17 +73,47 @@ class _MaxPool(_IndexedPool):
 
 
 class MaxPool1d(_MaxPool):
-    """As ``torch.nn.MaxPool1d``."""
+    """As ``torch.nn.MaxPool1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.MaxPool1d(2)
+    >>> y = layer(np.ones((2, 3, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8), (2, 3, 16))
+    """
     ndim = 1
 
 
 class MaxPool2d(_MaxPool):
-    """As ``torch.nn.MaxPool2d``; the backward pass reuses the forward's indices."""
+    """As ``torch.nn.MaxPool2d``; the backward pass reuses the forward's indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.MaxPool2d(3, 2, 1)
+    >>> y = layer(np.ones((2, 3, 16, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8, 8), (2, 3, 16, 16))
+    """
     ndim = 2
 
 
 class MaxPool3d(_MaxPool):
-    """As ``torch.nn.MaxPool3d``."""
+    """As ``torch.nn.MaxPool3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.MaxPool3d(2)
+    >>> y = layer(np.ones((2, 3, 8, 8, 8), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 4, 4, 4), (2, 3, 8, 8, 8))
+    """
     ndim = 3
 
 
@@ -100,17 +130,47 @@ class _AvgPool(_Pool):
 
 
 class AvgPool1d(_AvgPool):
-    """As ``torch.nn.AvgPool1d`` (whose constructor has no ``divisor_override``; here it may)."""
+    """As ``torch.nn.AvgPool1d`` (whose constructor has no ``divisor_override``; here it may).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AvgPool1d(2)
+    >>> y = layer(np.ones((2, 3, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8), (2, 3, 16))
+    """
     ndim = 1
 
 
 class AvgPool2d(_AvgPool):
-    """As ``torch.nn.AvgPool2d``."""
+    """As ``torch.nn.AvgPool2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AvgPool2d(3, 2, 1)
+    >>> y = layer(np.ones((2, 3, 16, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8, 8), (2, 3, 16, 16))
+    """
     ndim = 2
 
 
 class AvgPool3d(_AvgPool):
-    """As ``torch.nn.AvgPool3d``."""
+    """As ``torch.nn.AvgPool3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AvgPool3d(2)
+    >>> y = layer(np.ones((2, 3, 8, 8, 8), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 4, 4, 4), (2, 3, 8, 8, 8))
+    """
     ndim = 3
 
 
@@ -125,17 +185,47 @@ class _LPPool(_Pool):
 
 
 class LPPool1d(_LPPool):
-    """As ``torch.nn.LPPool1d``."""
+    """As ``torch.nn.LPPool1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.LPPool1d(2.0, 2)
+    >>> y = layer(np.ones((2, 3, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8), (2, 3, 16))
+    """
     ndim = 1
 
 
 class LPPool2d(_LPPool):
-    """As ``torch.nn.LPPool2d``."""
+    """As ``torch.nn.LPPool2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.LPPool2d(2.0, 2)
+    >>> y = layer(np.ones((2, 3, 16, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8, 8), (2, 3, 16, 16))
+    """
     ndim = 2
 
 
 class LPPool3d(_LPPool):
-    """As ``torch.nn.LPPool3d``."""
+    """As ``torch.nn.LPPool3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.LPPool3d(2.0, 2)
+    >>> y = layer(np.ones((2, 3, 8, 8, 8), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 4, 4, 4), (2, 3, 8, 8, 8))
+    """
     ndim = 3
 
 
@@ -147,17 +237,47 @@ class _AdaptiveAvgPool(_Pool):
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPool):
-    """As ``torch.nn.AdaptiveAvgPool1d``."""
+    """As ``torch.nn.AdaptiveAvgPool1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AdaptiveAvgPool1d(5)
+    >>> y = layer(np.ones((2, 3, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 5), (2, 3, 16))
+    """
     ndim = 1
 
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPool):
-    """As ``torch.nn.AdaptiveAvgPool2d``."""
+    """As ``torch.nn.AdaptiveAvgPool2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AdaptiveAvgPool2d((5, 7))
+    >>> y = layer(np.ones((2, 3, 16, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 5, 7), (2, 3, 16, 16))
+    """
     ndim = 2
 
 
 class AdaptiveAvgPool3d(_AdaptiveAvgPool):
-    """As ``torch.nn.AdaptiveAvgPool3d``."""
+    """As ``torch.nn.AdaptiveAvgPool3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AdaptiveAvgPool3d(1)
+    >>> y = layer(np.ones((2, 3, 8, 8, 8), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 1, 1, 1), (2, 3, 8, 8, 8))
+    """
     ndim = 3
 
 
@@ -169,17 +289,47 @@ class _AdaptiveMaxPool(_IndexedPool):
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPool):
-    """As ``torch.nn.AdaptiveMaxPool1d``."""
+    """As ``torch.nn.AdaptiveMaxPool1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AdaptiveMaxPool1d(5)
+    >>> y = layer(np.ones((2, 3, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 5), (2, 3, 16))
+    """
     ndim = 1
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPool):
-    """As ``torch.nn.AdaptiveMaxPool2d``."""
+    """As ``torch.nn.AdaptiveMaxPool2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AdaptiveMaxPool2d((5, 7))
+    >>> y = layer(np.ones((2, 3, 16, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 5, 7), (2, 3, 16, 16))
+    """
     ndim = 2
 
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPool):
-    """As ``torch.nn.AdaptiveMaxPool3d``."""
+    """As ``torch.nn.AdaptiveMaxPool3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.AdaptiveMaxPool3d(1)
+    >>> y = layer(np.ones((2, 3, 8, 8, 8), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 1, 1, 1), (2, 3, 8, 8, 8))
+    """
     ndim = 3
 
 
@@ -201,17 +351,47 @@ class _MaxUnpool(_Pool):
 
 
 class MaxUnpool1d(_MaxUnpool):
-    """As ``torch.nn.MaxUnpool1d``: ``forward(input, indices, output_size=None)``."""
+    """As ``torch.nn.MaxUnpool1d``: ``forward(input, indices, output_size=None)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> values, indices = nn.MaxPool1d(2, return_indices=True)(np.arange(8.0).reshape(1, 1, 8))
+    >>> layer = nn.MaxUnpool1d(2)
+    >>> layer(values, indices)
+    array([[[0., 1., 0., 3., 0., 5., 0., 7.]]])
+    """
     ndim = 1
 
 
 class MaxUnpool2d(_MaxUnpool):
-    """As ``torch.nn.MaxUnpool2d``: ``forward(input, indices, output_size=None)``."""
+    """As ``torch.nn.MaxUnpool2d``: ``forward(input, indices, output_size=None)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> values, indices = nn.MaxPool2d(2, return_indices=True)(np.ones((1, 1, 4, 4)))
+    >>> layer = nn.MaxUnpool2d(2)
+    >>> layer(values, indices).shape
+    (1, 1, 4, 4)
+    """
     ndim = 2
 
 
 class MaxUnpool3d(_MaxUnpool):
-    """As ``torch.nn.MaxUnpool3d``: ``forward(input, indices, output_size=None)``."""
+    """As ``torch.nn.MaxUnpool3d``: ``forward(input, indices, output_size=None)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> values, indices = nn.MaxPool3d(2, return_indices=True)(np.ones((1, 1, 4, 4, 4)))
+    >>> layer = nn.MaxUnpool3d(2)
+    >>> layer(values, indices).shape
+    (1, 1, 4, 4, 4)
+    """
     ndim = 3
 
 
@@ -229,12 +409,32 @@ class _FractionalMaxPool(_IndexedPool):
 
 
 class FractionalMaxPool2d(_FractionalMaxPool):
-    """As ``torch.nn.FractionalMaxPool2d``; ``rng`` (a NumPy Generator) draws the windows."""
+    """As ``torch.nn.FractionalMaxPool2d``; ``rng`` (a NumPy Generator) draws the windows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.FractionalMaxPool2d(2, output_size=5, rng=np.random.default_rng(0))
+    >>> y = layer(np.ones((2, 3, 16, 16), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 5, 5), (2, 3, 16, 16))
+    """
     ndim = 2
 
 
 class FractionalMaxPool3d(_FractionalMaxPool):
-    """As ``torch.nn.FractionalMaxPool3d``; ``rng`` (a NumPy Generator) draws the windows."""
+    """As ``torch.nn.FractionalMaxPool3d``; ``rng`` (a NumPy Generator) draws the windows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.FractionalMaxPool3d(2, output_ratio=0.5, rng=np.random.default_rng(0))
+    >>> y = layer(np.ones((2, 3, 8, 8, 8), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 4, 4, 4), (2, 3, 8, 8, 8))
+    """
     ndim = 3
 
 

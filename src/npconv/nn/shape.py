@@ -32,7 +32,17 @@ class _Wrapped(Module):
 
 
 class Flatten(Module):
-    """Merge dimensions ``start_dim..end_dim`` into one, as ``torch.nn.Flatten``."""
+    """Merge dimensions ``start_dim..end_dim`` into one, as ``torch.nn.Flatten``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Flatten()
+    >>> y = layer(np.ones((2, 3, 4, 5), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 60), (2, 3, 4, 5))
+    """
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
@@ -50,7 +60,17 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Split dimension ``dim`` into ``unflattened_size``, as ``torch.nn.Unflatten``."""
+    """Split dimension ``dim`` into ``unflattened_size``, as ``torch.nn.Unflatten``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Unflatten(1, (3, 4))
+    >>> y = layer(np.ones((2, 12), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 4), (2, 12))
+    """
 
     def __init__(self, dim, unflattened_size):
         super().__init__()
@@ -70,7 +90,17 @@ class Unflatten(Module):
 
 
 class Fold(_Wrapped):
-    """As ``torch.nn.Fold``."""
+    """As ``torch.nn.Fold``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Fold((4, 4), 2)
+    >>> y = layer(np.ones((2, 12, 9), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 4, 4), (2, 12, 9))
+    """
     function, backward_function = fold.fold, fold.fold_backward
 
     def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
@@ -79,7 +109,17 @@ class Fold(_Wrapped):
 
 
 class Unfold(_Wrapped):
-    """As ``torch.nn.Unfold``."""
+    """As ``torch.nn.Unfold``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Unfold(2)
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 12, 9), (2, 3, 4, 4))
+    """
     function, backward_function = fold.unfold, fold.unfold_backward
 
     def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
@@ -88,7 +128,17 @@ class Unfold(_Wrapped):
 
 
 class PixelShuffle(_Wrapped):
-    """As ``torch.nn.PixelShuffle``."""
+    """As ``torch.nn.PixelShuffle``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.PixelShuffle(2)
+    >>> y = layer(np.ones((2, 12, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8, 8), (2, 12, 4, 4))
+    """
     function, backward_function = shuffle.pixel_shuffle, shuffle.pixel_shuffle_backward
 
     def __init__(self, upscale_factor):
@@ -96,7 +146,17 @@ class PixelShuffle(_Wrapped):
 
 
 class PixelUnshuffle(_Wrapped):
-    """As ``torch.nn.PixelUnshuffle``."""
+    """As ``torch.nn.PixelUnshuffle``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.PixelUnshuffle(2)
+    >>> y = layer(np.ones((2, 3, 8, 8), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 12, 4, 4), (2, 3, 8, 8))
+    """
     function, backward_function = shuffle.pixel_unshuffle, shuffle.pixel_unshuffle_backward
 
     def __init__(self, downscale_factor):
@@ -104,7 +164,17 @@ class PixelUnshuffle(_Wrapped):
 
 
 class ChannelShuffle(_Wrapped):
-    """As ``torch.nn.ChannelShuffle``."""
+    """As ``torch.nn.ChannelShuffle``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ChannelShuffle(2)
+    >>> y = layer(np.ones((2, 6, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 6, 4, 4), (2, 6, 4, 4))
+    """
     function, backward_function = shuffle.channel_shuffle, shuffle.channel_shuffle_backward
 
     def __init__(self, groups):
@@ -112,7 +182,17 @@ class ChannelShuffle(_Wrapped):
 
 
 class Upsample(_Wrapped):
-    """As ``torch.nn.Upsample``: :func:`npconv.interpolate` with the layer's options."""
+    """As ``torch.nn.Upsample``: :func:`npconv.interpolate` with the layer's options.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.Upsample(scale_factor=2, mode='bilinear')
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8, 8), (2, 3, 4, 4))
+    """
     function = interpolate.interpolate
     backward_function = interpolate.interpolate_backward
 
@@ -124,14 +204,34 @@ class Upsample(_Wrapped):
 
 
 class UpsamplingNearest2d(Upsample):
-    """As ``torch.nn.UpsamplingNearest2d``."""
+    """As ``torch.nn.UpsamplingNearest2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.UpsamplingNearest2d(scale_factor=2)
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8, 8), (2, 3, 4, 4))
+    """
 
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, "nearest")
 
 
 class UpsamplingBilinear2d(Upsample):
-    """As ``torch.nn.UpsamplingBilinear2d`` (``align_corners=True``)."""
+    """As ``torch.nn.UpsamplingBilinear2d`` (``align_corners=True``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.UpsamplingBilinear2d(size=(6, 5))
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 6, 5), (2, 3, 4, 4))
+    """
 
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, "bilinear", True)
@@ -171,17 +271,47 @@ class _ModePad(_Pad):
 
 
 class ZeroPad1d(_ModePad):
-    """As ``torch.nn.ZeroPad1d``."""
+    """As ``torch.nn.ZeroPad1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ZeroPad1d((1, 2))
+    >>> y = layer(np.ones((2, 3, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 7), (2, 3, 4))
+    """
     ndim = 1
 
 
 class ZeroPad2d(_ModePad):
-    """As ``torch.nn.ZeroPad2d``."""
+    """As ``torch.nn.ZeroPad2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ZeroPad2d((1, 2, 0, 1))
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 5, 7), (2, 3, 4, 4))
+    """
     ndim = 2
 
 
 class ZeroPad3d(_ModePad):
-    """As ``torch.nn.ZeroPad3d``."""
+    """As ``torch.nn.ZeroPad3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ZeroPad3d(1)
+    >>> y = layer(np.ones((2, 3, 4, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 6, 6, 6), (2, 3, 4, 4, 4))
+    """
     ndim = 3
 
 
@@ -193,62 +323,182 @@ class _ConstantPad(_Pad):
 
 
 class ConstantPad1d(_ConstantPad):
-    """As ``torch.nn.ConstantPad1d``."""
+    """As ``torch.nn.ConstantPad1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ConstantPad1d(2, 3.5)
+    >>> y = layer(np.ones((2, 3, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8), (2, 3, 4))
+    """
     ndim = 1
 
 
 class ConstantPad2d(_ConstantPad):
-    """As ``torch.nn.ConstantPad2d``."""
+    """As ``torch.nn.ConstantPad2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ConstantPad2d((1, 1, 2, 0), 3.5)
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 6, 6), (2, 3, 4, 4))
+    """
     ndim = 2
 
 
 class ConstantPad3d(_ConstantPad):
-    """As ``torch.nn.ConstantPad3d``."""
+    """As ``torch.nn.ConstantPad3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ConstantPad3d(1, 3.5)
+    >>> y = layer(np.ones((2, 3, 4, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 6, 6, 6), (2, 3, 4, 4, 4))
+    """
     ndim = 3
 
 
 class ReflectionPad1d(_ModePad):
-    """As ``torch.nn.ReflectionPad1d``."""
+    """As ``torch.nn.ReflectionPad1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ReflectionPad1d(2)
+    >>> y = layer(np.ones((2, 3, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8), (2, 3, 4))
+    """
     ndim, mode = 1, "reflect"
 
 
 class ReflectionPad2d(_ModePad):
-    """As ``torch.nn.ReflectionPad2d``."""
+    """As ``torch.nn.ReflectionPad2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ReflectionPad2d((1, 2, 3, 0))
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 7, 7), (2, 3, 4, 4))
+    """
     ndim, mode = 2, "reflect"
 
 
 class ReflectionPad3d(_ModePad):
-    """As ``torch.nn.ReflectionPad3d``."""
+    """As ``torch.nn.ReflectionPad3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ReflectionPad3d(1)
+    >>> y = layer(np.ones((2, 3, 4, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 6, 6, 6), (2, 3, 4, 4, 4))
+    """
     ndim, mode = 3, "reflect"
 
 
 class ReplicationPad1d(_ModePad):
-    """As ``torch.nn.ReplicationPad1d``."""
+    """As ``torch.nn.ReplicationPad1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ReplicationPad1d(2)
+    >>> y = layer(np.ones((2, 3, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8), (2, 3, 4))
+    """
     ndim, mode = 1, "replicate"
 
 
 class ReplicationPad2d(_ModePad):
-    """As ``torch.nn.ReplicationPad2d``."""
+    """As ``torch.nn.ReplicationPad2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ReplicationPad2d((1, 2, 3, 0))
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 7, 7), (2, 3, 4, 4))
+    """
     ndim, mode = 2, "replicate"
 
 
 class ReplicationPad3d(_ModePad):
-    """As ``torch.nn.ReplicationPad3d``."""
+    """As ``torch.nn.ReplicationPad3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.ReplicationPad3d(1)
+    >>> y = layer(np.ones((2, 3, 4, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 6, 6, 6), (2, 3, 4, 4, 4))
+    """
     ndim, mode = 3, "replicate"
 
 
 class CircularPad1d(_ModePad):
-    """As ``torch.nn.CircularPad1d``."""
+    """As ``torch.nn.CircularPad1d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.CircularPad1d(2)
+    >>> y = layer(np.ones((2, 3, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 8), (2, 3, 4))
+    """
     ndim, mode = 1, "circular"
 
 
 class CircularPad2d(_ModePad):
-    """As ``torch.nn.CircularPad2d``."""
+    """As ``torch.nn.CircularPad2d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.CircularPad2d((1, 2, 3, 0))
+    >>> y = layer(np.ones((2, 3, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 7, 7), (2, 3, 4, 4))
+    """
     ndim, mode = 2, "circular"
 
 
 class CircularPad3d(_ModePad):
-    """As ``torch.nn.CircularPad3d``."""
+    """As ``torch.nn.CircularPad3d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npconv import nn
+    >>> layer = nn.CircularPad3d(1)
+    >>> y = layer(np.ones((2, 3, 4, 4, 4), np.float32))
+    >>> y.shape, layer.backward(np.ones_like(y)).shape
+    ((2, 3, 6, 6, 6), (2, 3, 4, 4, 4))
+    """
     ndim, mode = 3, "circular"
 
 
