@@ -141,3 +141,27 @@ def _write_api_pages():
 
 
 _write_api_pages()
+
+
+# --- each operator's page names its backward pass, and each backward pass its forward -------
+
+def _counterpart(name):
+    """``(other name, what it is)`` for an operator with a backward pass, or for a backward pass."""
+    public = set(npconv.__all__)
+    if name.endswith("_backward") and name[: -len("_backward")] in public:
+        return name[: -len("_backward")], "the forward pass"
+    if f"{name}_backward" in public:
+        return f"{name}_backward", "its backward pass"
+    return None
+
+
+def _see_also(app, what, name, obj, options, lines):
+    module, _, short = name.rpartition(".")
+    if module not in ("npconv", "npconv.dask") or _counterpart(short) is None:
+        return
+    other, role = _counterpart(short)
+    lines += ["", f".. seealso:: :func:`{module}.{other}`, {role}."]
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _see_also, priority=900)

@@ -43,6 +43,9 @@ def test_the_documentation_builds_with_every_page_and_figure(tmp_path):
     pages = {p.stem for p in (tmp_path / "html" / "api" / "generated").glob("*.html")}
     missing = [name for name in public_names() if name not in pages]
     assert not missing, missing
+    for forward in ("conv2d", "max_pool3d", "gelu", "batch_norm"):  # each names its backward pass
+        page = (tmp_path / "html" / "api" / "generated" / f"npconv.{forward}.html").read_text()
+        assert f'href="npconv.{forward}_backward.html' in page
     examples = sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py"))
     figures = {p.name for p in (tmp_path / "html" / "_images").glob("sphx_glr_plot_*_001.png")}
     assert len(examples) >= 8 and all(f"sphx_glr_{e}_001.png" in figures for e in examples)
