@@ -207,3 +207,25 @@ ERRORS = [
 def test_error_messages(call, exception, message):
     with pytest.raises(exception, match=message):
         call()
+
+
+def test_batch_norm_gradients_keep_their_digits_far_from_zero():
+    """Data far from zero (mean 1e4, deviations of 1): the float32 weight gradient sums centred
+    products, which do not cancel (``sum(gy * x) - mean * sum(gy)`` lost three digits here),
+    and the mean is summed in float64. The reference is the textbook formula in float64 on the
+    same float32 values."""
+    rng = RNG(1)
+    x = (1e4 + rng.standard_normal((8, 3, 16, 16))).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    xd, gd, axes = x.astype(np.float64), gy.astype(np.float64), (0, 2, 3)
+    mean, var = xd.mean(axes, keepdims=True), xd.var(axes, keepdims=True)
+    inverse = 1 / np.sqrt(var + 1e-5)
+    x_hat = (xd - mean) * inverse
+    expected_gw = (gd * x_hat).sum(axes)
+    expected_gx = inverse * (gd - gd.mean(axes, keepdims=True)
+                             - x_hat * (gd * x_hat).mean(axes, keepdims=True))
+    gx, gw, _ = npconv.batch_norm_backward(gy, x, None, None, np.ones(3, np.float32),
+                                           np.zeros(3, np.float32), training=True)
+    assert np.abs(gw - expected_gw).max() <= 1e-6 * np.abs(expected_gw).max()
+    # the input gradient's own error is float32 roundoff of x (1e4) times the scale
+    assert np.abs(gx - expected_gx).max() <= 1e-4 * np.abs(expected_gx).max()

@@ -149,24 +149,49 @@ def _channel_sums(compute, x, blocks, resources, rows=1):
     return sum(_run(compute, blocks, resources), np.zeros((rows, x.shape[1])))
 
 
+def _row_sums(values, dtype=None):
+    """Per sample and channel, the sum over the spatial cells: ``(n, C)``, in ``dtype``
+    (by default ``values``' own).
+
+    NumPy sums a contiguous row pairwise, so the error grows with the
+    logarithm of the row's length, not the length.
+    """
+    return np.sum(values.reshape(values.shape[0], values.shape[1], -1), axis=2, dtype=dtype)
+
+
+def _pooled_sums(compute, x, blocks, resources, rows=1):
+    """Per-channel sums ``(rows, C)``, in float64, of the row sums ``(rows, n, C)`` that ``compute(block)`` gives.
+
+    The rows of all blocks are summed at once, so the result does not depend
+    on the blocks (nor, so, on the workspace or the threads).
+    """
+    parts = _run(compute, blocks, resources)
+    if not parts:
+        return np.zeros((rows, x.shape[1]))
+    return np.concatenate(parts, axis=1).sum(axis=1, dtype=np.float64)
+
+
 def _pooled_statistics(x, blocks, resources):
     """Per channel, the mean and biased variance over the batch and the spatial cells.
 
-    Two passes, summed in float64: the mean, then the squared deviations
-    from it (computed in ``x``'s dtype, from the mean rounded to it).
+    Two passes of row sums per sample and channel (:func:`_row_sums`), the
+    rows summed in float64: the mean, summed in float64 (a mean far from
+    zero would lose digits in the data's dtype, and every normalised cell
+    with them), then the squared deviations from it, computed and summed in
+    ``x``'s dtype from the mean rounded to it (small numbers, whose sum is
+    accurate relative to the variance).
     """
-    reduce = (0,) + tuple(range(2, x.ndim))
     count = max(1, x.size // max(1, x.shape[1]))
-    mean = _channel_sums(lambda block: np.sum(x[block], axis=reduce, dtype=np.float64),
-                         x, blocks, resources)[0] / count
+    mean = _pooled_sums(lambda block: _row_sums(x[block], np.float64)[np.newaxis],
+                        x, blocks, resources)[0] / count
     centre = _per_channel(mean, x.ndim).astype(x.dtype)
 
     def squares(block):
         deviations = np.subtract(x[block], centre)
         np.square(deviations, out=deviations)
-        return np.sum(deviations, axis=reduce, dtype=np.float64)
+        return _row_sums(deviations)[np.newaxis]
 
-    return mean, _channel_sums(squares, x, blocks, resources)[0] / count
+    return mean, _pooled_sums(squares, x, blocks, resources)[0] / count
 
 
 def _channelwise(x, arrays, mode, eps, dtype):
@@ -249,26 +274,29 @@ def _per_channel_affine(x, arrays, mode, eps, dtype):
 
 
 def _per_channel_affine_backward(gy, x, arrays, mode, eps):
-    reduce = (0,) + tuple(range(2, x.ndim))
     count = max(1, x.size // max(1, x.shape[1]))
     blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]), temporaries=1)
     if mode == "batch":
         mean, var = _pooled_statistics(x, blocks, resources)
     else:
         mean, var = (np.asarray(arrays[k], np.float64) for k in ("running_mean", "running_var"))
+    centre = _per_channel(mean, x.ndim).astype(x.dtype)
 
-    def sums(block):  # sum(grad_output) and sum(grad_output * x), per channel, in float64
-        products = np.multiply(gy[block], x[block])
-        return np.stack([np.sum(gy[block], axis=reduce, dtype=np.float64),
-                         np.sum(products, axis=reduce, dtype=np.float64)])
+    def sums(block):  # sum(grad_output) and sum(grad_output * (x - centre)), per row
+        g = gy[block]
+        products = np.subtract(x[block], centre, dtype=g.dtype)
+        np.multiply(products, g, out=products)
+        return np.stack([_row_sums(g), _row_sums(products)])
 
-    total, total_x = _channel_sums(sums, x, blocks, resources, rows=2)
+    total, dot = _pooled_sums(sums, x, blocks, resources, rows=2)
+    # sum(grad_output * (x - mean)): centred products do not cancel as sum(gy * x) would
+    dot -= (np.ravel(mean) - centre.ravel().astype(np.float64)) * total
     inverse = 1 / np.sqrt(var + eps)
     weight = np.ones_like(inverse) if arrays["weight"] is None else arrays["weight"]
-    grad_weight = inverse * (total_x - mean * total)  # sum(grad_output * x_hat)
+    grad_weight = inverse * dot  # sum(grad_output * x_hat)
     a = weight * inverse
     if mode == "batch":  # through the statistics: mean(h) and mean(h * x_hat), h = gy * weight
-        b = -weight * inverse ** 3 * (total_x / count - mean * total / count)
+        b = -weight * inverse ** 3 * dot / count
         c = -a * total / count - b * mean
     else:
         b = c = np.zeros_like(a)
