@@ -27,15 +27,25 @@ are ``K * volume`` against ``C * positions`` per tap).
 
 A 1x1 convolution with unit stride and no padding needs no columns: the input
 is its own column matrix.
+
+Where npconv can hold BLAS to one thread (threadpoolctl installed) and has
+more than one thread, the forward pass runs its chunks side by side: each
+thread copies a chunk's columns (one strided copy per phase) and multiplies
+them at once, with its own buffers, while they are still in its core's
+cache (:func:`_run_chunks`).  The chunks are then small
+(:data:`PIPELINE_CHUNK_BYTES`) whatever the thread count, so that results
+do not depend on it.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
-from ..window.blocks import channel_blocks, run_blocks
+from ..config import Resources
+from ..window.blocks import blas_controllable, blas_threads, channel_blocks, run_blocks
 from ..window.phases import flat_phases
 from ..window.scratch import scratch
 
@@ -45,11 +55,60 @@ from ..window.scratch import scratch
 #: and 256 MiB on the benchmark's layers; docs/guides/performance.md has the figures).
 CHUNK_BYTES = 24 << 20
 
+#: Forward chunks that can run side by side (:func:`_run_chunks`) aim at this
+#: many bytes of temporaries: a chunk's columns stay in its core's cache
+#: between the copy and the product (chosen by timing 1 to 8 samples per
+#: chunk on the training benchmark's layers and the CIFAR 3x3 layer;
+#: docs/guides/performance.md has the figures).
+PIPELINE_CHUNK_BYTES = 3 << 20
+
+
+def chunk_target(backward, workspace, cores):
+    """The bytes of temporaries a chunk of a pass aims at.
+
+    Forward chunks that can run side by side take at most a ``cores``-th of
+    the workspace: the machine's core count, not the thread setting, so that
+    the chunks, and the results, do not depend on the setting.
+    """
+    if backward or not blas_controllable():
+        return CHUNK_BYTES
+    return min(PIPELINE_CHUNK_BYTES, workspace // max(1, cores))
+
+
+def _run_chunks(plan, work, chunk_bytes):
+    """``[work(chunk, threads) for chunk in plan.pieces]``, the chunks side by side where that pays.
+
+    A forward pass with more than one thread whose chunks (``chunk_bytes``
+    of temporaries each) fit the workspace together, enough of them to
+    keep the threads busy, and BLAS's thread count under control, runs
+    ``work(chunk, 1)`` on the threads in turn: the chunk's copies and a
+    single-threaded product.  Otherwise the chunks run in order, each with
+    its copies on the thread pool and BLAS's own threads.
+    """
+    side_by_side = min(plan.threads, plan.workspace // max(1, chunk_bytes))
+    if (not plan.shapes.backward and side_by_side > 1
+            and len(plan.pieces) >= 2 * side_by_side and blas_controllable()):
+        with blas_threads(1):
+            return run_blocks(lambda chunk: work(chunk, 1), plan.pieces, side_by_side)
+    return [work(chunk, plan.threads) for chunk in plan.pieces]
+
 
 def _buffers(buffer_class, flat, plan, channels, out_channels, dtype):
-    """``buffer_class``'s buffers for the largest of the plan's batch chunks."""
+    """``buffers(threads)``: ``buffer_class``'s buffers for the largest of the plan's chunks, a set per thread.
+
+    A thread's set is made on its first call, from its own scratch memory;
+    its copies run on ``threads`` threads.
+    """
     largest = max((chunk.stop - chunk.start for chunk in plan.pieces), default=0)
-    return buffer_class(flat, largest, dtype, channels, out_channels, plan.resources)
+    made = {}
+
+    def buffers(threads):
+        me = threading.get_ident()
+        if me not in made:  # each thread writes its own key
+            made[me] = buffer_class(flat, largest, dtype, channels, out_channels,
+                                    Resources(plan.workspace, threads))
+        return made[me]
+    return buffers
 
 
 def _pointwise(array, groups):
@@ -130,6 +189,7 @@ class _InputColumns:
              (channels * kernel_volume * largest * flat.positions,),
              (out_channels * largest * flat.positions,)], dtype, resources.workspace)
         self.dirty = True  # whether padding cells of ``phases`` may hold anything but zeros
+        self._views = {}  # chunk size -> :meth:`gather`'s views
         # Kernel offsets that read only padding keep zero columns.
         self.idle_slots = sorted(set(range(kernel_volume)) - set(flat.slots))
         self.channel_blocks = channel_blocks(
@@ -154,22 +214,41 @@ class _InputColumns:
         return self.rows[:self.out_channels * positions].reshape(groups, -1, positions)
 
     def gather(self, x, cols):
-        """Fill ``cols`` with the windows of ``x`` (n, C, *in_shape)."""
-        phases = self.phases[:x.shape[0]]
-        positions = self.flat.positions
+        """Fill ``cols`` (:meth:`columns` of ``n``) with the windows of ``x`` (n, C, *in_shape)."""
         dirty, self.dirty = self.dirty, False
+        views = self._gather_views(x.shape[0], cols)
 
-        def copy(channels):
+        def copy(block):
+            channels, phases, copies, idle = block
             if dirty:  # scratch memory, or gradients that scatter left in padding cells
-                phases[:, :, channels] = 0
-            self.flat.pack(x[:, channels], phases[:, :, channels])
-            for slot, (_, phase, shift) in zip(self.flat.slots, self.flat.taps):
-                block = phases[:, phase, channels, shift:shift + positions]
-                cols[channels, slot] = block.transpose(1, 0, 2)
-            for slot in self.idle_slots:
-                cols[channels, slot] = 0
+                phases[...] = 0
+            self.flat.pack(x[:, channels], phases)
+            for target, source in copies:  # one strided copy per phase
+                np.copyto(target, source)
+            for target in idle:
+                target[...] = 0
 
-        run_blocks(copy, self.channel_blocks, self.threads)
+        run_blocks(copy, views, self.threads)
+
+    def _gather_views(self, n, cols):
+        """Per channel block, the views :meth:`gather` copies between for a chunk of ``n`` samples.
+
+        Made once per chunk size: a chunk's copies then cost a few NumPy
+        calls, which matters when chunks run side by side.
+        """
+        if n not in self._views:
+            kernel = self.flat.window.kernel
+            views = []
+            for channels in self.channel_blocks:
+                phases = self.phases[:n, :, channels]
+                target = cols[channels]
+                grid_target = target.reshape(target.shape[:1] + kernel + target.shape[2:])
+                copies = [(grid_target[(slice(None),) + grid.kernel_slices],
+                           self.flat.grid_columns(phases, grid)) for grid in self.flat.tap_grids]
+                idle = [target[:, slot] for slot in self.idle_slots]
+                views.append((channels, phases, copies, idle))
+            self._views[n] = views
+        return self._views[n]
 
     def scatter(self, cols, out):
         """The adjoint of :meth:`gather`: add every column onto the cell it was read from, in ``out``."""
@@ -203,10 +282,11 @@ def sample_bytes(window, channels, out_channels, dtype):
     return input_bytes
 
 
-def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_columns):
+def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_columns, workspace,
+                cores):
     """``(bytes per sample, bytes per chunk)`` of a forward or ``backward`` pass.
 
-    A pass with columns aims at chunks of :data:`CHUNK_BYTES`.  The 1x1 path
+    A pass with columns aims at chunks of :func:`chunk_target` bytes.  The 1x1 path
     (no columns) takes as much of the workspace as it needs: a copy of each
     operand it reshapes into matrices (the reshape copies an operand that is
     not C-contiguous) and the weight gradient's per-sample products.
@@ -219,7 +299,8 @@ def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_column
         return ((channels + out_channels) * window.in_volume
                 + out_channels * channels) * itemsize, None
     buffers = _GradientColumns if backward and gradient_columns else _InputColumns
-    return buffers.bytes_per_sample(flat, channels, out_channels, dtype), CHUNK_BYTES
+    return (buffers.bytes_per_sample(flat, channels, out_channels, dtype),
+            chunk_target(backward, workspace, cores))
 
 
 def forward(x, weight, window, groups, plan):
@@ -234,14 +315,20 @@ def forward(x, weight, window, groups, plan):
             np.matmul(w_mat, _pointwise(x[chunk], groups), out=_pointwise(y[chunk], groups))
         return y
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, x.dtype)
-    for chunk in plan.pieces:
+    buffers_of = _buffers(_InputColumns, flat, plan, channels, out_channels, x.dtype)
+
+    def work(chunk, threads):
         n = chunk.stop - chunk.start
+        buffers = buffers_of(threads)
         cols = buffers.columns(n)
         buffers.gather(x[chunk], cols)
         product = buffers.matrix(n, groups)
         np.matmul(w_mat, cols.reshape(groups, -1, product.shape[-1]), out=product)
         y[chunk] = np.moveaxis(flat.crop(product.reshape(out_channels, n, -1)), 0, 1)
+
+    largest = max((chunk.stop - chunk.start for chunk in plan.pieces), default=0)
+    _run_chunks(plan, work, largest * _InputColumns.bytes_per_sample(flat, channels, out_channels,
+                                                                    x.dtype))
     return y
 
 
@@ -274,7 +361,8 @@ def gradient_columns_preferred(flat, channels, out_channels):
 def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                             grad_weight, plan):
     out_channels = grad_output.shape[1]
-    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, grad_output.dtype)
+    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels,
+                       grad_output.dtype)(plan.threads)
     if weight is not None:
         w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     if grad_weight is not None:
@@ -400,7 +488,8 @@ def _phase_taps(flat):
 def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                grad_weight, plan):
     out_channels = grad_output.shape[1]
-    buffers = _buffers(_GradientColumns, flat, plan, channels, out_channels, grad_output.dtype)
+    buffers = _buffers(_GradientColumns, flat, plan, channels, out_channels,
+                       grad_output.dtype)(plan.threads)
     group_out, group_in = out_channels // groups, channels // groups
     w_taps = None if weight is None else weight.reshape(groups, group_out, group_in, -1)
     gw_taps = None if grad_weight is None else grad_weight.reshape(groups, group_out, group_in, -1)

@@ -29,8 +29,19 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
+
+
+class TapGrid(NamedTuple):
+    """The taps of one phase, a regular grid of kernel offsets (:attr:`FlatPhases.tap_grids`)."""
+
+    phase: int            # index in ``residues``
+    shift: int            # flat shift of the grid's first tap
+    counts: tuple         # taps along each dimension
+    steps: tuple          # flat shift between neighbouring taps along each dimension
+    kernel_slices: tuple  # the grid's kernel offsets, a slice per dimension
 
 
 class FlatPhases:
@@ -76,6 +87,51 @@ class FlatPhases:
         self.slots = [int(np.ravel_multi_index(offset, window.kernel))
                       for offset, _, _ in self.taps]
 
+    @functools.cached_property
+    def tap_grids(self):
+        """The taps of each phase as one regular grid: a list of :class:`TapGrid`.
+
+        Along each dimension the kernel offsets that read real cells are a
+        range, and those of one residue class in it an arithmetic progression
+        of step ``s / gcd(s, d)``, whose shifts step by ``d / gcd(s, d)``
+        cells of the phase grid.  So a phase's taps are a grid of kernel
+        offsets whose flat shifts are ``shift + sum(m[t] * steps[t])``, and
+        one strided view reads all their columns (:meth:`grid_columns`).
+        """
+        w = self.window
+        if not self.taps:
+            return []
+        first = [min(offset[t] for offset, _, _ in self.taps) for t in range(w.ndim)]
+        last = [max(offset[t] for offset, _, _ in self.taps) for t in range(w.ndim)]
+        grid_steps = [math.prod(self.grid[t + 1:]) for t in range(w.ndim)]
+        grids = []
+        for index, residue in enumerate(self.residues):
+            shift, counts, steps, kernel_slices = 0, [], [], []
+            for t, r in enumerate(residue):
+                s, d = w.stride[t], w.dilation[t]
+                period = s // math.gcd(s, d)
+                j0 = next(j for j in range(first[t], first[t] + period) if j * d % s == r)
+                shift += j0 * d // s * grid_steps[t]
+                counts.append(len(range(j0, last[t] + 1, period)))
+                steps.append(d // math.gcd(s, d) * grid_steps[t])
+                kernel_slices.append(slice(j0, last[t] + 1, period))
+            grids.append(TapGrid(index, shift, tuple(counts), tuple(steps), tuple(kernel_slices)))
+        return grids
+
+    def grid_columns(self, phases, grid):
+        """The columns of one :class:`TapGrid`'s taps: a read-only view ``(C, *counts, n, positions)``.
+
+        ``phases`` is ``(n, R, C, volume)`` with a contiguous last axis.
+        Column ``(c, *m, i, q)`` is phase cell ``shift + sum(m * steps) + q``
+        of sample ``i`` and channel ``c``.
+        """
+        start = phases[:, grid.phase, :, grid.shift:]
+        item = phases.itemsize
+        return np.lib.stride_tricks.as_strided(
+            start, shape=(start.shape[1],) + grid.counts + (start.shape[0], self.positions),
+            strides=(start.strides[1],) + tuple(step * item for step in grid.steps)
+            + (start.strides[0], item), writeable=False)
+
     @property
     def identity(self):
         """Whether the layout is the input itself: unit kernel and stride, no padding, every cell read.
@@ -85,6 +141,11 @@ class FlatPhases:
         w = self.window
         return (w.kernel_volume == 1 and all(s == 1 for s in w.stride)
                 and all(p == (0, 0) for p in w.padding) and w.in_shape == w.out_shape)
+
+    @functools.cached_property
+    def real_cells(self):
+        """Per phase, ``(input slices, phase slices)`` of its real cells, or None if it has none."""
+        return [self._slices(residue) for residue in self.residues]
 
     def _slices(self, residue):
         """``(input slices, phase slices)`` of the real cells in one phase."""
@@ -106,8 +167,7 @@ class FlatPhases:
 
     def pack(self, x, phases):
         """Copy ``x`` (n, C, *in_shape) into the real cells of ``phases`` (n, R, C, volume)."""
-        for index, residue in enumerate(self.residues):
-            slices = self._slices(residue)
+        for index, slices in enumerate(self.real_cells):
             if slices is not None:
                 in_sl, grid_sl = slices
                 target = phases[:, index].reshape(phases.shape[:1] + phases.shape[2:3] + self.grid)
@@ -134,8 +194,7 @@ class FlatPhases:
         Every cell of ``out`` is written: input cells that no kernel offset
         reads get zeros.
         """
-        for index, residue in enumerate(self.residues):
-            slices = self._slices(residue)
+        for index, slices in enumerate(self.real_cells):
             if slices is not None:
                 in_sl, grid_sl = slices
                 source = phases[:, index].reshape(phases.shape[:1] + phases.shape[2:3] + self.grid)
