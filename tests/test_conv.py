@@ -7,7 +7,7 @@ import pytest
 
 import npconv
 import reference
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from helpers import (ALGORITHMS, DTYPES, as_tuple, assert_close, check_convolution_gradients,
                      functions, noncontiguous, pad_pairs, torch_or_skip, using)
@@ -268,6 +268,31 @@ def test_flat_unpack_writes_every_input_cell(size, kernel, stride, dilation, pad
     flat.unpack(phases, gradient)
     assert not np.isnan(gradient).any(), "unpack left cells unwritten"
     np.testing.assert_array_equal(gradient[0, 0] == 0, unread)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda ndim: st.tuples(
+    *(st.tuples(st.integers(1, 12), st.integers(1, 5), st.integers(1, 4), st.integers(1, 3),
+                st.integers(0, 3), st.integers(0, 3)) for _ in range(ndim)))))
+def test_tap_grids_are_the_taps(dims):
+    """Each phase's taps, read as one strided grid, are exactly the kernel offsets and flat shifts
+    of the taps (im2col gathers a phase's columns with one copy from that grid)."""
+    from npconv.ops.arguments import make_window
+    from npconv.window.phases import flat_phases
+
+    size, kernel, stride, dilation, lo, hi = zip(*dims)
+    try:
+        window = make_window("conv", size, kernel, stride, tuple(zip(lo, hi)), dilation)
+    except ValueError:
+        return  # no output cells
+    flat = flat_phases(window)
+    listed = {}
+    for grid in flat.tap_grids:
+        for m in itertools.product(*(range(count) for count in grid.counts)):
+            offset = tuple(sl.start + i * sl.step for sl, i in zip(grid.kernel_slices, m))
+            assert offset not in listed
+            listed[offset] = (grid.phase, grid.shift + sum(i * s for i, s in zip(m, grid.steps)))
+    assert listed == {offset: (phase, shift) for offset, phase, shift in flat.taps}
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

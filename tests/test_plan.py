@@ -9,7 +9,6 @@ import pytest
 import npconv
 from npconv.engine import planning
 from npconv.ops.arguments import make_window
-from npconv.window.blocks import blas_controllable
 
 
 def window(spatial, kernel, padding=0, stride=1):
@@ -57,10 +56,8 @@ def test_batch_chunks_are_planned_with_the_pass():
         forward = planning.make_plan(layer, algorithm="im2col")
         backward = planning.make_plan(dataclasses.replace(layer, backward=True),
                                       algorithm="im2col", gradient_columns=True)
-    # forward chunks of at most 3 MiB (4 samples) where they can run side by side (BLAS's threads
-    # under control), else 24 MiB; the backward pass plans its own buffers, in 24 MiB chunks
-    per_chunk = 4 if blas_controllable() else 32
-    assert forward.pieces == tuple(slice(n, n + per_chunk) for n in range(0, 64, per_chunk))
+    # chunks of at most 24 MiB (CHUNK_BYTES), and the backward pass plans its own buffers
+    assert forward.pieces == (slice(0, 32), slice(32, 64))
     assert backward.pieces == (slice(0, 22), slice(22, 44), slice(44, 64))
 
 

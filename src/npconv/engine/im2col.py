@@ -27,25 +27,15 @@ are ``K * volume`` against ``C * positions`` per tap).
 
 A 1x1 convolution with unit stride and no padding needs no columns: the input
 is its own column matrix.
-
-Where npconv can hold BLAS to one thread (threadpoolctl installed) and has
-more than one thread, the forward pass runs its chunks side by side: each
-thread copies a chunk's columns (one strided copy per phase) and multiplies
-them at once, with its own buffers, while they are still in its core's
-cache (:func:`_run_chunks`).  The chunks are then small
-(:data:`PIPELINE_CHUNK_BYTES`) whatever the thread count, so that results
-do not depend on it.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
-from ..config import Resources
-from ..window.blocks import blas_controllable, blas_threads, channel_blocks, run_blocks
+from ..window.blocks import channel_blocks, run_blocks
 from ..window.phases import flat_phases
 from ..window.scratch import scratch
 
@@ -55,60 +45,11 @@ from ..window.scratch import scratch
 #: and 256 MiB on the benchmark's layers; docs/guides/performance.md has the figures).
 CHUNK_BYTES = 24 << 20
 
-#: Forward chunks that can run side by side (:func:`_run_chunks`) aim at this
-#: many bytes of temporaries: a chunk's columns stay in its core's cache
-#: between the copy and the product (chosen by timing 1 to 8 samples per
-#: chunk on the training benchmark's layers and the CIFAR 3x3 layer;
-#: docs/guides/performance.md has the figures).
-PIPELINE_CHUNK_BYTES = 3 << 20
-
-
-def chunk_target(backward, workspace, cores):
-    """The bytes of temporaries a chunk of a pass aims at.
-
-    Forward chunks that can run side by side take at most a ``cores``-th of
-    the workspace: the machine's core count, not the thread setting, so that
-    the chunks, and the results, do not depend on the setting.
-    """
-    if backward or not blas_controllable():
-        return CHUNK_BYTES
-    return min(PIPELINE_CHUNK_BYTES, workspace // max(1, cores))
-
-
-def _run_chunks(plan, work, chunk_bytes):
-    """``[work(chunk, threads) for chunk in plan.pieces]``, the chunks side by side where that pays.
-
-    A forward pass with more than one thread whose chunks (``chunk_bytes``
-    of temporaries each) fit the workspace together, enough of them to
-    keep the threads busy, and BLAS's thread count under control, runs
-    ``work(chunk, 1)`` on the threads in turn: the chunk's copies and a
-    single-threaded product.  Otherwise the chunks run in order, each with
-    its copies on the thread pool and BLAS's own threads.
-    """
-    side_by_side = min(plan.threads, plan.workspace // max(1, chunk_bytes))
-    if (not plan.shapes.backward and side_by_side > 1
-            and len(plan.pieces) >= 2 * side_by_side and blas_controllable()):
-        with blas_threads(1):
-            return run_blocks(lambda chunk: work(chunk, 1), plan.pieces, side_by_side)
-    return [work(chunk, plan.threads) for chunk in plan.pieces]
-
 
 def _buffers(buffer_class, flat, plan, channels, out_channels, dtype):
-    """``buffers(threads)``: ``buffer_class``'s buffers for the largest of the plan's chunks, a set per thread.
-
-    A thread's set is made on its first call, from its own scratch memory;
-    its copies run on ``threads`` threads.
-    """
+    """``buffer_class``'s buffers for the largest of the plan's batch chunks."""
     largest = max((chunk.stop - chunk.start for chunk in plan.pieces), default=0)
-    made = {}
-
-    def buffers(threads):
-        me = threading.get_ident()
-        if me not in made:  # each thread writes its own key
-            made[me] = buffer_class(flat, largest, dtype, channels, out_channels,
-                                    Resources(plan.workspace, threads))
-        return made[me]
-    return buffers
+    return buffer_class(flat, largest, dtype, channels, out_channels, plan.resources)
 
 
 def _pointwise(array, groups):
@@ -233,8 +174,9 @@ class _InputColumns:
     def _gather_views(self, n, cols):
         """Per channel block, the views :meth:`gather` copies between for a chunk of ``n`` samples.
 
-        Made once per chunk size: a chunk's copies then cost a few NumPy
-        calls, which matters when chunks run side by side.
+        Made once per chunk size, so that a chunk's copies cost a few NumPy
+        calls: a strided copy per phase (:attr:`FlatPhases.tap_grids`) in
+        place of one per kernel offset.
         """
         if n not in self._views:
             kernel = self.flat.window.kernel
@@ -282,11 +224,10 @@ def sample_bytes(window, channels, out_channels, dtype):
     return input_bytes
 
 
-def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_columns, workspace,
-                cores):
+def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_columns):
     """``(bytes per sample, bytes per chunk)`` of a forward or ``backward`` pass.
 
-    A pass with columns aims at chunks of :func:`chunk_target` bytes.  The 1x1 path
+    A pass with columns aims at chunks of :data:`CHUNK_BYTES`.  The 1x1 path
     (no columns) takes as much of the workspace as it needs: a copy of each
     operand it reshapes into matrices (the reshape copies an operand that is
     not C-contiguous) and the weight gradient's per-sample products.
@@ -299,8 +240,7 @@ def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_column
         return ((channels + out_channels) * window.in_volume
                 + out_channels * channels) * itemsize, None
     buffers = _GradientColumns if backward and gradient_columns else _InputColumns
-    return (buffers.bytes_per_sample(flat, channels, out_channels, dtype),
-            chunk_target(backward, workspace, cores))
+    return buffers.bytes_per_sample(flat, channels, out_channels, dtype), CHUNK_BYTES
 
 
 def forward(x, weight, window, groups, plan):
@@ -315,20 +255,14 @@ def forward(x, weight, window, groups, plan):
             np.matmul(w_mat, _pointwise(x[chunk], groups), out=_pointwise(y[chunk], groups))
         return y
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    buffers_of = _buffers(_InputColumns, flat, plan, channels, out_channels, x.dtype)
-
-    def work(chunk, threads):
+    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, x.dtype)
+    for chunk in plan.pieces:
         n = chunk.stop - chunk.start
-        buffers = buffers_of(threads)
         cols = buffers.columns(n)
         buffers.gather(x[chunk], cols)
         product = buffers.matrix(n, groups)
         np.matmul(w_mat, cols.reshape(groups, -1, product.shape[-1]), out=product)
         y[chunk] = np.moveaxis(flat.crop(product.reshape(out_channels, n, -1)), 0, 1)
-
-    largest = max((chunk.stop - chunk.start for chunk in plan.pieces), default=0)
-    _run_chunks(plan, work, largest * _InputColumns.bytes_per_sample(flat, channels, out_channels,
-                                                                    x.dtype))
     return y
 
 
@@ -361,8 +295,7 @@ def gradient_columns_preferred(flat, channels, out_channels):
 def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                             grad_weight, plan):
     out_channels = grad_output.shape[1]
-    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels,
-                       grad_output.dtype)(plan.threads)
+    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, grad_output.dtype)
     if weight is not None:
         w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     if grad_weight is not None:
@@ -488,8 +421,7 @@ def _phase_taps(flat):
 def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                grad_weight, plan):
     out_channels = grad_output.shape[1]
-    buffers = _buffers(_GradientColumns, flat, plan, channels, out_channels,
-                       grad_output.dtype)(plan.threads)
+    buffers = _buffers(_GradientColumns, flat, plan, channels, out_channels, grad_output.dtype)
     group_out, group_in = out_channels // groups, channels // groups
     w_taps = None if weight is None else weight.reshape(groups, group_out, group_in, -1)
     gw_taps = None if grad_weight is None else grad_weight.reshape(groups, group_out, group_in, -1)

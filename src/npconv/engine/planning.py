@@ -38,7 +38,7 @@ algorithm (``auto`` picks by shape, dtype and workspace, :func:`_choose`),
 im2col's backward variant, the workspace and threads in force, the
 transform's accuracy check, and the pieces the pass runs in: batch chunks
 whose temporaries fit the workspace (:func:`npconv.get_workspace`; im2col's
-near :func:`npconv.engine.im2col.chunk_target`), from each algorithm's byte
+near :data:`npconv.engine.im2col.CHUNK_BYTES`), from each algorithm's byte
 model (:func:`_pieces`).
 """
 
@@ -130,8 +130,7 @@ def _pieces(plan):
     out_channels = shapes.weight_shape[0]
     if plan.algorithm == "im2col":
         per_sample, target = im2col.chunk_bytes(window, channels, out_channels, shapes.dtype,
-                                                shapes.backward, plan.gradient_columns,
-                                                workspace, config.default_threads())
+                                                shapes.backward, plan.gradient_columns)
         return tuple(batch_chunks(n_batch, per_sample, workspace, target))
     if plan.algorithm == "fft":
         per_sample, target = fft.chunk_bytes(window, channels, shapes.weight_shape, workspace)

@@ -191,11 +191,6 @@ _blas_limits = _BlasLimits()
 _THREADPOOLCTL = importlib.util.find_spec("threadpoolctl") is not None
 
 
-def blas_controllable():
-    """Whether npconv can set BLAS's thread count: threadpoolctl is installed."""
-    return _THREADPOOLCTL
-
-
 @contextlib.contextmanager
 def blas_threads(threads):
     """BLAS on at most ``threads`` threads inside the block; None leaves BLAS's own setting.

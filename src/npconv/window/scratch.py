@@ -7,9 +7,8 @@ between calls.
 
 What is kept is bounded: all the buffers kept by all threads together never
 exceed the workspace budget in force when a buffer is taken (a call under a
-smaller budget drops its thread's larger buffer, and the other threads'
-buffers, the largest first, until its own fits beside them; one that would
-not fit alone is used fresh and not kept).  The
+smaller budget drops its thread's larger buffer, and a thread whose buffer
+would not fit beside the others' uses a fresh one that is not kept).  The
 buffers of threads that have ended are dropped.  :func:`release_scratch`
 frees every thread's buffer; a thread still using its buffer keeps it alive
 until its call returns.  A forked child starts with none.
@@ -43,7 +42,6 @@ def scratch(shapes, dtype, workspace):
         if buffer is None or buffer.nbytes < total + _ALIGN or _kept_total() > workspace:
             _kept.pop(me, None)  # let the old buffer go before the new one exists
             _drop_ended_threads()
-            _drop_largest_until(workspace - (total + _ALIGN))
             buffer = np.empty(total + _ALIGN, np.uint8)
             if _kept_total() + buffer.nbytes <= workspace:
                 _kept[me] = buffer
@@ -58,16 +56,6 @@ def scratch(shapes, dtype, workspace):
 
 def _kept_total():
     return sum(buffer.nbytes for buffer in _kept.values())
-
-
-def _drop_largest_until(limit):
-    """Let other threads' buffers go, the largest first, until those kept total at most ``limit``.
-
-    (A thread using its buffer keeps it alive until its call returns; it takes
-    a new one next time.)
-    """
-    while _kept and _kept_total() > max(0, limit):
-        del _kept[max(_kept, key=lambda ident: _kept[ident].nbytes)]
 
 
 def _drop_ended_threads():
