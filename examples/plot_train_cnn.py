@@ -33,7 +33,7 @@ for epoch in range(8):
         batch = order[start:start + 64]
         loss = criterion(model(x_train[batch]), data.y_train[batch])
         optimizer.zero_grad()
-        model.backward(criterion.backward())
+        model.backward(criterion.backward(), input_gradient=False)
         optimizer.step()
         total += float(loss) * len(batch)
     model.eval()

@@ -368,7 +368,7 @@ def test_halos_and_chunks_follow_the_stride_without_rechunking():
 
 
 def test_a_volume_on_disk_is_convolved_and_differentiated_in_bounded_memory(tmp_path):
-    shape, chunk = (1, 1, 128, 256, 256), (1, 1, 16, 64, 64)  # 32 MiB of float32, 256 KiB chunks
+    shape, chunk = (1, 1, 128, 256, 512), (1, 1, 16, 64, 64)  # 64 MiB of float32, 256 KiB chunks
     path, out = tmp_path / "volume.npy", tmp_path / "smoothed.npy"
     source = np.lib.format.open_memmap(path, "w+", np.float32, shape)
     source[...] = 1
@@ -392,12 +392,13 @@ def test_a_volume_on_disk_is_convolved_and_differentiated_in_bounded_memory(tmp_
         finally:
             tracemalloc.stop()
     volume_bytes = math.prod(shape) * 4
-    assert peak < volume_bytes / 4, f"peak {peak / 2**20:.1f} MiB for a 32 MiB volume"
+    # about 6 MiB (5-8 with what earlier tests leave in the process), whatever the volume's size
+    assert peak < volume_bytes / 6, f"peak {peak / 2**20:.1f} MiB for a 64 MiB volume"
     smoothed = np.load(out)
     np.testing.assert_allclose(smoothed[0, 0, 5, 100, 100], 1, rtol=1e-6)
     np.testing.assert_allclose(smoothed[0, 0, 0, 0, 0], 8 / 27, rtol=1e-6)
-    # float64 references: 8 million float32 products per weight cell, summed in one product
-    # on the whole array, are off by 3.5e-5; in 128 blocks and a tree, by 2.5e-7
+    # float64 references: 16 million float32 products per weight cell, summed in one product
+    # on the whole array, are off by 6.3e-5; in 256 blocks and a tree, by 4.6e-7
     expected_w = npconv.conv3d_weight(np.ones(shape), w.shape, smoothed.astype(np.float64),
                                       padding=1)
     np.testing.assert_allclose(grad_w, expected_w, rtol=2e-6)

@@ -116,6 +116,46 @@ def test_frozen_parameters_get_no_gradient_and_no_update():
     assert all(p.requires_grad for p in model[3].parameters())
 
 
+def test_backward_without_the_input_gradient_adds_the_same_parameter_gradients():
+    """``backward(g, input_gradient=False)``: None back, the same parameter gradients, and the
+    layers that read the model's input (a Parallel of a convolution and a residual one) never
+    compute an input gradient."""
+    def build():
+        rng = RNG(0)
+        first = nn.Conv2d(3, 4, 3, padding=1, dtype=np.float64, rng=rng)
+        other = nn.Conv2d(3, 2, 1, dtype=np.float64, rng=rng)
+        residual = nn.Residual(nn.Conv2d(3, 3, 3, padding=1, dtype=np.float64, rng=rng))
+        return nn.Sequential(
+            nn.Parallel(first, other, residual), nn.BatchNorm2d(9, dtype=np.float64), nn.ReLU(),
+            nn.Conv2d(9, 5, 3, stride=2, padding=1, dtype=np.float64, rng=rng), nn.Flatten(),
+            nn.Linear(5 * 4 * 4, 3, dtype=np.float64, rng=rng))
+    x = RNG(1).standard_normal((2, 3, 8, 8))
+    full, lean = build(), build()
+    gy = RNG(2).standard_normal(full(x).shape)
+    assert full.backward(gy).shape == x.shape
+    reads_input = list(lean[0].children())[:2] + [list(lean[0].children())[2].body]
+    for layer in reads_input:
+        layer._input_gradient = layer._backward = None  # computing an input gradient would fail
+    lean(x)
+    assert lean.backward(gy, input_gradient=False) is None
+    for (name, expected), (_, got) in zip(full.named_parameters(), lean.named_parameters()):
+        np.testing.assert_allclose(got.grad, expected.grad, rtol=1e-12, atol=1e-12, err_msg=name)
+    with pytest.raises(TypeError, match=r"`input_gradient` must be a bool, got 0"):
+        lean(x)
+        lean.backward(gy, input_gradient=0)
+
+
+def test_a_frozen_convolution_still_gives_the_input_gradient():
+    x = RNG(0).standard_normal((2, 3, 7, 7))
+    layers = [nn.Conv2d(3, 4, 3, stride=2, padding=1, padding_mode="reflect", dtype=np.float64,
+                        rng=RNG(1)) for _ in range(2)]
+    layers[1].requires_grad_(False)
+    gy = RNG(2).standard_normal(layers[0](x).shape)
+    layers[1](x)
+    np.testing.assert_allclose(layers[1].backward(gy), layers[0].backward(gy), rtol=1e-12)
+    assert not layers[1].weight.grad.any() and not layers[1].bias.grad.any()
+
+
 def test_apply_visits_every_module_children_first():
     visited = []
     Block().apply(lambda m: visited.append(type(m).__name__))

@@ -33,7 +33,7 @@ def _npconv_step(model, x, labels):
     def step():
         criterion(model(x), labels)
         optimizer.zero_grad()
-        model.backward(criterion.backward())
+        model.backward(criterion.backward(), input_gradient=False)
         optimizer.step()
     return step
 

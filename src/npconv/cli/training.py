@@ -131,7 +131,7 @@ def train(dataset, epochs, batch_size, lr, seed, report=print, progress=None,
             logits = model(x_train[batch])
             loss = criterion(logits, dataset.y_train[batch])
             optimizer.zero_grad()
-            model.backward(criterion.backward())
+            model.backward(criterion.backward(), input_gradient=False)
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()

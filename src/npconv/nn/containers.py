@@ -54,8 +54,10 @@ class Sequential(Module):
         return x
 
     def backward(self, grad_output):
-        for module in reversed(list(self)):
-            grad_output = module.backward(grad_output)
+        modules = list(self)
+        for index in range(len(modules) - 1, -1, -1):
+            grad_output = modules[index].backward(
+                grad_output, input_gradient=index > 0 or self.input_gradient_needed)
         return grad_output
 
 
@@ -249,10 +251,12 @@ class Residual(Module):
         return main + skip
 
     def backward(self, grad_output):
-        grad_input = self.body.backward(grad_output)
+        needed = self.input_gradient_needed
+        grad_input = self.body.backward(grad_output, input_gradient=needed)
         if self.shortcut is None:
-            return grad_input + grad_output
-        return grad_input + self.shortcut.backward(grad_output)
+            return grad_input + grad_output if needed else None
+        grad_skip = self.shortcut.backward(grad_output, input_gradient=needed)
+        return grad_input + grad_skip if needed else None
 
 
 class Parallel(Module):
@@ -301,8 +305,10 @@ class Parallel(Module):
             parts = [grad_output] * len(branches)
         else:
             parts = np.split(grad_output, np.cumsum(self._sizes)[:-1], axis=self.dim)
-        grads = [branch.backward(part) for branch, part in zip(branches, parts)]
-        return sum(grads[1:], grads[0])
+        needed = self.input_gradient_needed
+        grads = [branch.backward(part, input_gradient=needed)
+                 for branch, part in zip(branches, parts)]
+        return sum(grads[1:], grads[0]) if needed else None
 
     def extra_repr(self):
         return f"combine={self.combine!r}, dim={self.dim}"

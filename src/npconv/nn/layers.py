@@ -57,14 +57,28 @@ class _Convolution(Module):
         module, prefix = (conv_transpose, "conv_transpose") if self.transposed else (conv, "conv")
         self._forward = getattr(module, f"{prefix}{self.ndim}d")
         self._backward = getattr(module, f"{prefix}{self.ndim}d_backward")
+        if not self.transposed:  # the single gradients, for a backward pass that needs one
+            self._input_gradient = getattr(conv, f"conv{self.ndim}d_input")
+            self._weight_gradient = getattr(conv, f"conv{self.ndim}d_weight")
 
     def forward(self, x):
         self._input = x
         return self._forward(x, self.weight.data, _data(self.bias), **self.options)
 
     def backward(self, grad_output):
-        grad_input, grad_weight, grad_bias = self._backward(
-            grad_output, self._input, self.weight.data, _data(self.bias), **self.options)
+        x, weight = self._input, self.weight.data
+        input_needed, weight_needed = self.input_gradient_needed, self.weight.requires_grad
+        if self.transposed or (input_needed and weight_needed):
+            grad_input, grad_weight, grad_bias = self._backward(
+                grad_output, x, weight, _data(self.bias), **self.options)
+        else:  # one gradient or none: the input's (frozen weight) or the weight's (the model's input)
+            grad_input = (self._input_gradient(np.shape(x), weight, grad_output, **self.options)
+                          if input_needed else None)
+            grad_weight = (self._weight_gradient(x, weight.shape, grad_output, **self.options)
+                           if weight_needed else None)
+            channel_axis = np.ndim(grad_output) - self.ndim - 1
+            grad_bias = None if self.bias is None else np.sum(
+                grad_output, axis=tuple(a for a in range(np.ndim(grad_output)) if a != channel_axis))
         _accumulate(self.weight, grad_weight)
         _accumulate(self.bias, grad_bias)
         return grad_input
@@ -233,9 +247,15 @@ class Linear(Module):
         x = self._input.reshape(-1, self.weight.shape[1])
         gy = np.asarray(grad_output).reshape(-1, self.weight.shape[0])
         with blas_threads(config.get_blas_threads()):
-            _accumulate(self.weight, gy.T @ x)
-            grad_input = gy @ self.weight.data
+            if self.weight.requires_grad:
+                _accumulate(self.weight, gy.T @ x)
+            if not self.input_gradient_needed:
+                grad_input = None
+            else:
+                grad_input = gy @ self.weight.data
         _accumulate(self.bias, None if self.bias is None else gy.sum(axis=0))
+        if grad_input is None:
+            return None
         return grad_input.reshape(self._input.shape).astype(self._input.dtype, copy=False)
 
     def extra_repr(self):

@@ -4,6 +4,10 @@ A :class:`Module` computes ``forward(x)``, keeps what its backward pass
 needs, and ``backward(grad_output)`` returns the gradient with respect to its
 input while adding its parameters' gradients into ``Parameter.grad`` (so
 gradients accumulate over calls until :meth:`Module.zero_grad`, as torch).
+``backward(grad_output, input_gradient=False)`` adds the parameters'
+gradients and returns None, sparing the work that only the input gradient
+needs (:attr:`Module.input_gradient_needed`): a training loop's call on the
+model, whose input has no gradient to take.
 
 Every ``backward`` answers one ``forward``: called before it, or a second
 time for the same one (which would add the parameters' gradients twice), it
@@ -211,6 +215,19 @@ class Module:
     def backward(self, grad_output):
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
+    @property
+    def input_gradient_needed(self):
+        """Inside :meth:`backward`: whether its caller wants the gradient with respect to the input.
+
+        ``module.backward(grad_output, input_gradient=False)`` says it does
+        not (the model's input, like a torch input without ``requires_grad``):
+        the parameters' gradients are still added, the call returns None, and
+        a layer that can skip the input gradient's work does (the
+        convolutions and ``Linear``; containers pass it on to the modules that
+        read the input).
+        """
+        return self.__dict__.get("_input_gradient_wanted", True)
+
     # --- tree walking, as torch ----------------------------------------------------------
 
     def named_children(self):
@@ -392,9 +409,14 @@ def _recording_forward(forward):
 
 
 def _checked_backward(backward):
-    """``backward``, refused without a forward to answer or for a gradient of the wrong shape."""
+    """``backward``, refused without a forward to answer or for a gradient of the wrong shape.
+
+    It takes ``input_gradient`` (keyword): with False, the module's own
+    ``backward`` sees :attr:`Module.input_gradient_needed` False, and the
+    call returns None.
+    """
     @functools.wraps(backward)
-    def checked(self, grad_output):
+    def checked(self, grad_output, *, input_gradient=True):
         if self.__dict__.get("_in_backward"):  # a subclass's backward calling its parent's
             return backward(self, grad_output)
         name = type(self).__name__
@@ -406,14 +428,19 @@ def _checked_backward(backward):
         if np.shape(grad_output) != shape:
             raise ValueError(f"{name}.backward(): `grad_output` must have the shape of the "
                              f"forward output {shape}, got {np.shape(grad_output)}")
+        if not isinstance(input_gradient, (bool, np.bool_)):
+            raise TypeError(f"{name}.backward(): `input_gradient` must be a bool, got "
+                            f"{input_gradient!r}")
         state = self.__dict__
         state["_in_backward"] = True
+        state["_input_gradient_wanted"] = bool(input_gradient)
         try:
             grad_input = backward(self, grad_output)
         finally:
             state["_in_backward"] = False
+            state["_input_gradient_wanted"] = True
         state["_pending_output_shape"] = None
-        return grad_input
+        return grad_input if input_gradient else None
     return checked
 
 
