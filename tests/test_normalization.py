@@ -229,3 +229,25 @@ def test_batch_norm_gradients_keep_their_digits_far_from_zero():
     assert np.abs(gw - expected_gw).max() <= 1e-6 * np.abs(expected_gw).max()
     # the input gradient's own error is float32 roundoff of x (1e4) times the scale
     assert np.abs(gx - expected_gx).max() <= 1e-4 * np.abs(expected_gx).max()
+
+
+def test_the_batch_norm_layer_keeps_its_statistics_for_the_backward_pass(monkeypatch):
+    """The layer's backward pass reuses the forward's mean and variance (one pass over the batch
+    for them, not two) and gives the functional backward's gradients."""
+    from npconv import nn
+    from npconv.ops import normalization
+
+    calls = []
+    pooled = normalization._pooled_statistics
+    monkeypatch.setattr(normalization, "_pooled_statistics",
+                        lambda *args: calls.append(1) or pooled(*args))
+    x = RNG(0).standard_normal((4, 3, 5, 5))
+    gy = RNG(1).standard_normal(x.shape)
+    layer = nn.BatchNorm2d(3, dtype=np.float64)
+    layer(x)
+    grad_input = layer.backward(gy)
+    assert len(calls) == 1
+    expected = npconv.batch_norm_backward(gy, x, None, None, np.ones(3), np.zeros(3), True)
+    np.testing.assert_array_equal(grad_input, expected[0])
+    np.testing.assert_array_equal(layer.weight.grad, expected[1])
+    assert len(calls) == 2

@@ -78,16 +78,17 @@ class _BatchNorm(_Norm):
         batch = self.training or self.running_mean is None
         running = (self.running_mean, self.running_var) if (
             not self.training or self.track_running_stats) else (None, None)
-        self._call = (running, batch, momentum)
         self._input = x
-        return functional.batch_norm(x, *running, _data(self.weight), _data(self.bias), batch,
-                                     momentum, self.eps)
+        y, statistics = functional._batch_norm(x, *running, _data(self.weight), _data(self.bias),
+                                               batch, momentum, self.eps)
+        self._call = (running, batch, momentum, statistics)
+        return y
 
     def backward(self, grad_output):
-        running, batch, momentum = self._call
-        return self._gradients(functional.batch_norm_backward(
+        running, batch, momentum, statistics = self._call
+        return self._gradients(functional._batch_norm_backward(
             grad_output, self._input, *running, _data(self.weight), _data(self.bias), batch,
-            momentum, self.eps))
+            momentum, self.eps, statistics))
 
 
 class BatchNorm1d(_BatchNorm):

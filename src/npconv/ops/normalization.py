@@ -219,10 +219,13 @@ def _channelwise(x, arrays, mode, eps, dtype):
     return y, sums[0] / max(1, x.shape[0]), sums[1] / max(1, x.shape[0])
 
 
-def _channelwise_backward(gy, x, arrays, mode, eps):
-    """``(grad_input, grad_weight, grad_bias)`` of :func:`_channelwise` (per-channel gradients)."""
+def _channelwise_backward(gy, x, arrays, mode, eps, statistics=None):
+    """``(grad_input, grad_weight, grad_bias)`` of :func:`_channelwise` (per-channel gradients).
+
+    ``statistics``: the batch's ``(mean, var)`` that the forward pass found, if kept.
+    """
     if mode != "plane":
-        return _per_channel_affine_backward(gy, x, arrays, mode, eps)
+        return _per_channel_affine_backward(gy, x, arrays, mode, eps, statistics)
     spatial = tuple(range(2, x.ndim))
     reduce = (0,) + spatial
     grad_input = np.empty(x.shape, gy.dtype)
@@ -273,11 +276,11 @@ def _per_channel_affine(x, arrays, mode, eps, dtype):
     return y, np.asarray(mean, np.float64).ravel(), np.asarray(var, np.float64).ravel()
 
 
-def _per_channel_affine_backward(gy, x, arrays, mode, eps):
+def _per_channel_affine_backward(gy, x, arrays, mode, eps, statistics=None):
     count = max(1, x.size // max(1, x.shape[1]))
     blocks, resources = _blocks(x.shape[0], math.prod(x.shape[1:]), temporaries=1)
     if mode == "batch":
-        mean, var = _pooled_statistics(x, blocks, resources)
+        mean, var = statistics or _pooled_statistics(x, blocks, resources)
     else:
         mean, var = (np.asarray(arrays[k], np.float64) for k in ("running_mean", "running_var"))
     centre = _per_channel(mean, x.ndim).astype(x.dtype)
@@ -385,6 +388,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     >>> mean, var
     (array([0.2]), array([1.1]))
     """
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                       eps)[0]
+
+
+@quiet
+def _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps):
+    """:func:`batch_norm`, and the ``(mean, var)`` it normalised with in training (else None).
+
+    For the layer: its backward pass hands them back (:func:`_batch_norm_backward`)
+    instead of finding them again, as torch's layer keeps its ``save_mean``.
+    """
     op = "batch_norm"
     x, arrays, momentum, eps = _batch_arguments(op, input, running_mean, running_var, weight,
                                                 bias, training, momentum, eps, updates=True)
@@ -394,7 +408,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if training and cells:
         _update(arrays["running_mean"], momentum, mean)
         _update(arrays["running_var"], momentum, var * (cells / max(1, cells - 1)))
-    return y
+    return y, ((mean, var) if training else None)
 
 
 @quiet
@@ -422,13 +436,21 @@ def batch_norm_backward(grad_output, input, running_mean, running_var, weight=No
     >>> bool(np.allclose(gx, 0)), gb                 # a constant gradient is removed with the mean
     (True, array([100., 100., 100.]))
     """
+    return _batch_norm_backward(grad_output, input, running_mean, running_var, weight, bias,
+                                training, momentum, eps)
+
+
+@quiet
+def _batch_norm_backward(grad_output, input, running_mean, running_var, weight, bias, training,
+                         momentum, eps, statistics=None):
+    """:func:`batch_norm_backward`, given the ``statistics`` that :func:`_batch_norm` returned."""
     op = "batch_norm_backward"
     x, arrays, _, eps = _batch_arguments(op, input, running_mean, running_var, weight, bias,
                                          training, momentum, eps, updates=False)
     gy = check_grad_output(op, grad_output, x.shape, False, x)
     return _gradients((input, weight, bias), arrays,
                       _channelwise_backward(gy, x, arrays, "batch" if training else "running",
-                                            eps))
+                                            eps, statistics))
 
 
 # --- instance norm ----------------------------------------------------------------------
