@@ -223,3 +223,38 @@ def test_prelu_layer_matches_torch():
     copy_parameters(layer, reference, torch, RNG(15))  # torch's 0.1 is a float32 one
     check_module_against_torch(torch, layer, reference, RNG(13).standard_normal((2, 3, 4, 4)),
                                RNG(14))
+
+
+@pytest.mark.parametrize("backward", ["both gradients", "weight only"])
+def test_a_convolution_layer_reads_its_forward_columns_in_backward(monkeypatch, backward):
+    """A layer whose backward pass reads input columns (more output than input channels) keeps
+    the forward's: the backward pass copies no windows of the input again, and its gradients
+    are bitwise the operator's. Under a workspace too small for them it copies them again; in
+    eval mode it keeps none."""
+    import npconv
+    from npconv.engine import im2col
+
+    gathered = []
+    gather = im2col._InputColumns.gather
+    monkeypatch.setattr(im2col._InputColumns, "gather",
+                        lambda self, x, cols: gathered.append(len(x)) or gather(self, x, cols))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3, 20, 20)).astype(np.float32)
+    gy = rng.standard_normal((8, 16, 20, 20)).astype(np.float32)
+    needed = dict(input_gradient=backward == "both gradients")
+    for workspace, copies in ((npconv.get_workspace(), 0), (1 << 20, 8)):
+        layer = nn.Conv2d(3, 16, 5, padding=2, rng=np.random.default_rng(1))
+        with npconv.workspace(workspace):
+            layer(x)
+            gathered.clear()
+            grad_input = layer.backward(gy, **needed)
+            assert sum(gathered) == copies  # samples whose windows were copied again
+            expected = npconv.conv2d_backward(gy, x, layer.weight.data, layer.bias.data,
+                                              padding=2)
+        if needed["input_gradient"]:
+            np.testing.assert_array_equal(grad_input, expected[0])
+        np.testing.assert_array_equal(layer.weight.grad, expected[1])
+    layer.eval()
+    layer(x)
+    assert layer._kept["columns"].columns_of(x, None, None) is None
+    assert layer._kept["columns"]._buffer is None

@@ -130,7 +130,7 @@ class _InputColumns:
              (channels * kernel_volume * largest * flat.positions,),
              (out_channels * largest * flat.positions,)], dtype, resources.workspace)
         self.dirty = True  # whether padding cells of ``phases`` may hold anything but zeros
-        self._views = {}  # chunk size -> :meth:`gather`'s views
+        self._views = {}  # (chunk size, column buffer) -> :meth:`gather`'s views
         # Kernel offsets that read only padding keep zero columns.
         self.idle_slots = sorted(set(range(kernel_volume)) - set(flat.slots))
         self.channel_blocks = channel_blocks(
@@ -155,7 +155,7 @@ class _InputColumns:
         return self.rows[:self.out_channels * positions].reshape(groups, -1, positions)
 
     def gather(self, x, cols):
-        """Fill ``cols`` (:meth:`columns` of ``n``) with the windows of ``x`` (n, C, *in_shape)."""
+        """Fill ``cols`` ``(C, kernel_volume, n, positions)`` with the windows of ``x`` (n, C, *in_shape)."""
         dirty, self.dirty = self.dirty, False
         views = self._gather_views(x.shape[0], cols)
 
@@ -174,11 +174,12 @@ class _InputColumns:
     def _gather_views(self, n, cols):
         """Per channel block, the views :meth:`gather` copies between for a chunk of ``n`` samples.
 
-        Made once per chunk size, so that a chunk's copies cost a few NumPy
+        Made once per chunk size and column buffer, so that a chunk's copies cost a few NumPy
         calls: a strided copy per phase (:attr:`FlatPhases.tap_grids`) in
         place of one per kernel offset.
         """
-        if n not in self._views:
+        key = (n, cols.ctypes.data)
+        if key not in self._views:
             kernel = self.flat.window.kernel
             views = []
             for channels in self.channel_blocks:
@@ -189,8 +190,8 @@ class _InputColumns:
                            self.flat.grid_columns(phases, grid)) for grid in self.flat.tap_grids]
                 idle = [target[:, slot] for slot in self.idle_slots]
                 views.append((channels, phases, copies, idle))
-            self._views[n] = views
-        return self._views[n]
+            self._views[key] = views
+        return self._views[key]
 
     def scatter(self, cols, out):
         """The adjoint of :meth:`gather`: add every column onto the cell it was read from, in ``out``."""
@@ -243,8 +244,79 @@ def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_column
     return buffers.bytes_per_sample(flat, channels, out_channels, dtype), CHUNK_BYTES
 
 
-def forward(x, weight, window, groups, plan):
-    """``y`` (N, K, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (K, C/G, *kernel)."""
+class KeptColumns:
+    """Input columns that a layer keeps from its forward pass for its weight gradient.
+
+    A layer whose backward pass reads input columns (:func:`gradient_columns_preferred`
+    false) would copy the input's windows twice per training step: for the
+    forward product and for the weight gradient.  Given one of these, the
+    forward pass writes the batch's columns into it instead of scratch
+    memory, where they and the pass's own temporaries fit the workspace
+    together, and the backward pass reads them, if they are of the same
+    input (memory and layout), window and chunks; else it copies them again.
+
+    The buffer stays with the layer between steps (no page faults on its
+    first touch each step): at most the workspace, per layer that keeps one.
+    """
+
+    def __init__(self):
+        self._buffer = None
+        self._held = None  # (input key, window, chunks, per-chunk column arrays)
+
+    @staticmethod
+    def _key(x):
+        interface = x.__array_interface__
+        return interface["data"][0], x.shape, x.strides, x.dtype.str
+
+    def slots(self, x, flat, plan, channels, out_channels):
+        """Per chunk of ``plan``, the column array the forward pass fills, or None (not kept)."""
+        self._held = None
+        if flat.identity or not flat.taps or gradient_columns_preferred(flat, channels,
+                                                                        out_channels):
+            return None
+        per_sample = channels * flat.window.kernel_volume * flat.positions
+        largest = max((chunk.stop - chunk.start for chunk in plan.pieces), default=0)
+        needed = per_sample * x.shape[0]
+        temporaries = largest * _InputColumns.bytes_per_sample(flat, channels, out_channels,
+                                                               x.dtype)
+        if not needed or (needed * x.itemsize + temporaries) > plan.workspace:
+            return None
+        if self._buffer is None or self._buffer.dtype != x.dtype or self._buffer.size < needed:
+            self._buffer = None  # the old one goes before the new one exists
+            self._buffer = np.empty(needed, x.dtype)
+        arrays, start = [], 0
+        for chunk in plan.pieces:
+            n = chunk.stop - chunk.start
+            arrays.append(self._buffer[start:start + per_sample * n].reshape(
+                channels, flat.window.kernel_volume, n, flat.positions))
+            start += per_sample * n
+        return arrays
+
+    def hold(self, x, window, pieces, arrays):
+        """Record that ``arrays`` hold the columns of ``x`` over ``window`` in ``pieces``."""
+        self._held = (self._key(x), window, pieces, arrays)
+
+    def columns_of(self, x, window, pieces):
+        """The kept per-chunk columns of ``x`` over ``window`` in ``pieces``, or None."""
+        held = self._held
+        if held is None or held[:3] != (self._key(x), window, pieces):
+            return None
+        return held[3]
+
+    def forget(self):
+        """Hold no columns (a new forward pass begins); the buffer stays."""
+        self._held = None
+
+    def release(self):
+        """Let the buffer go too."""
+        self._buffer = self._held = None
+
+
+def forward(x, weight, window, groups, plan, columns=None):
+    """``y`` (N, K, *out_shape) of ``x`` (N, C, *in_shape) and ``weight`` (K, C/G, *kernel).
+
+    ``columns``: a :class:`KeptColumns` to keep the columns in, for the backward pass.
+    """
     n_batch, channels = x.shape[:2]
     out_channels = weight.shape[0]
     w_mat = weight.reshape(groups, out_channels // groups, -1)
@@ -256,20 +328,25 @@ def forward(x, weight, window, groups, plan):
         return y
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
     buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, x.dtype)
-    for chunk in plan.pieces:
+    kept = None if columns is None else columns.slots(x, flat, plan, channels, out_channels)
+    for index, chunk in enumerate(plan.pieces):
         n = chunk.stop - chunk.start
-        cols = buffers.columns(n)
+        cols = buffers.columns(n) if kept is None else kept[index]
         buffers.gather(x[chunk], cols)
         product = buffers.matrix(n, groups)
         np.matmul(w_mat, cols.reshape(groups, -1, product.shape[-1]), out=product)
         y[chunk] = np.moveaxis(flat.crop(product.reshape(out_channels, n, -1)), 0, 1)
+    if kept is not None:
+        columns.hold(x, window, plan.pieces, kept)
     return y
 
 
-def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight, plan):
+def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight, plan,
+             columns=None):
     """Add the gradients into ``grad_input`` (needs ``weight``) and/or ``grad_weight`` (needs ``x``).
 
     ``plan.gradient_columns`` picks the backward pass (:func:`gradient_columns_preferred`).
+    ``columns``: the :class:`KeptColumns` of the forward pass, if any.
     """
     flat = flat_phases(window)
     if flat.identity:
@@ -278,8 +355,10 @@ def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_
         _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                    grad_weight, plan)
     else:
+        kept = None if columns is None or x is None else columns.columns_of(x, window,
+                                                                             plan.pieces)
         _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                                grad_weight, plan)
+                                grad_weight, plan, kept)
 
 
 def gradient_columns_preferred(flat, channels, out_channels):
@@ -293,22 +372,25 @@ def gradient_columns_preferred(flat, channels, out_channels):
 
 
 def _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                            grad_weight, plan):
+                            grad_weight, plan, kept=None):
     out_channels = grad_output.shape[1]
     buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, grad_output.dtype)
     if weight is not None:
         w_mat_t = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
     if grad_weight is not None:
         gw_mat = grad_weight.reshape(groups, out_channels // groups, -1)
-    for chunk in plan.pieces:
+    for index, chunk in enumerate(plan.pieces):
         n = chunk.stop - chunk.start
         gy_mat = buffers.matrix(n, groups)
         _spread_gradient(flat, grad_output[chunk], gy_mat.reshape(out_channels, n, -1))
         cols = buffers.columns(n)
         cols_mat = cols.reshape(groups, -1, gy_mat.shape[-1])
         if grad_weight is not None:
-            buffers.gather(x[chunk], cols)
-            gw_mat += inner_products(gy_mat, cols_mat)
+            if kept is None:
+                buffers.gather(x[chunk], cols)
+                gw_mat += inner_products(gy_mat, cols_mat)
+            else:  # the forward's columns
+                gw_mat += inner_products(gy_mat, kept[index].reshape(cols_mat.shape))
         if grad_input is not None:
             np.matmul(w_mat_t, gy_mat, out=cols_mat)
             buffers.scatter(cols, grad_input[chunk])

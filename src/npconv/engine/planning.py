@@ -187,8 +187,11 @@ def make_plan(shapes, algorithm=None, gradient_columns=None):
 
 
 @quiet
-def forward(x, weight, window, groups, plan=None):
+def forward(x, weight, window, groups, plan=None, columns=None):
     """Convolution of ``x`` (N, C, *in_shape) with ``weight``; returns (N, K, *out_shape).
+
+    ``columns``: a :class:`~npconv.engine.im2col.KeptColumns` in which im2col
+    keeps its columns for the backward pass (a layer's).
 
     Non-finite values follow torch (see :func:`_exact_forward`).  The window
     algorithms already do for an infinite or NaN input: only a non-finite
@@ -197,11 +200,13 @@ def forward(x, weight, window, groups, plan=None):
     """
     plan = plan or make_plan(Shapes(False, x.shape[0], x.shape[1], weight.shape, window,
                                     x.dtype))
+    if columns is not None:
+        columns.forget()
     with blas_threads(plan.blas_threads):
-        return _forward(x, weight, window, groups, plan)
+        return _forward(x, weight, window, groups, plan, columns)
 
 
-def _forward(x, weight, window, groups, plan):
+def _forward(x, weight, window, groups, plan, columns=None):
     if not all_finite(weight):
         return _exact_forward(x, weight, window, groups, plan)
     if plan.algorithm == "fft":
@@ -210,14 +215,15 @@ def _forward(x, weight, window, groups, plan):
             return y if all_finite(y) else _exact_forward(x, weight, window, groups, plan)
         plan = _given_up(plan)
     if plan.algorithm == "im2col":
-        return im2col.forward(x, weight, window, groups, plan)
+        return im2col.forward(x, weight, window, groups, plan, columns)
     if plan.algorithm == "depthwise":
         return depthwise.forward(x, weight, window, plan)
     return direct.forward(x, weight, window, groups, plan)
 
 
 @quiet
-def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, plan=None):
+def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, plan=None,
+             columns=None):
     """Gradients of :func:`forward` given ``grad_output`` (N, K, *out_shape).
 
     Parameters
@@ -230,6 +236,8 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
         The forward input; pass it to get the weight gradient.
     plan : Plan or None
         A plan of this backward pass; by default :func:`make_plan` makes one.
+    columns : KeptColumns or None
+        What the forward pass of ``x`` kept (:func:`forward`), if anything.
 
     Returns
     -------
@@ -251,10 +259,10 @@ def backward(grad_output, window, groups, weight_shape, *, weight=None, x=None, 
     plan = plan or make_plan(Shapes(True, grad_output.shape[0], weight_shape[1] * groups,
                                     weight_shape, window, grad_output.dtype))
     with blas_threads(plan.blas_threads):
-        return _backward(grad_output, window, groups, weight_shape, weight, x, plan)
+        return _backward(grad_output, window, groups, weight_shape, weight, x, plan, columns)
 
 
-def _backward(grad_output, window, groups, weight_shape, weight, x, plan):
+def _backward(grad_output, window, groups, weight_shape, weight, x, plan, columns=None):
     n_batch = grad_output.shape[0]
     dtype = grad_output.dtype
     in_channels = weight_shape[1] * groups
@@ -285,7 +293,7 @@ def _backward(grad_output, window, groups, weight_shape, weight, x, plan):
             grad_input = np.empty((n_batch, in_channels) + window.in_shape, dtype)
         if plan.algorithm == "im2col":
             im2col.backward(grad_output, weight, window, groups, in_channels, x, grad_input,
-                            grad_weight, plan)
+                            grad_weight, plan, columns)
         else:
             depthwise.backward(grad_output, window, weight, x, grad_input, grad_weight, plan)
     elif plan.algorithm == "direct":

@@ -6,9 +6,12 @@ maths lives in the functional ops (:mod:`npconv`), not here.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import config
+from ..engine.im2col import KeptColumns
 from ..ops import conv, conv_transpose
 from ..ops.arguments import _as_int, check_groups, to_tuple, window_arguments
 from ..ops.conv import PADDING_MODES
@@ -54,28 +57,38 @@ class _Convolution(Module):
             shape = (out_channels, in_channels // options["groups"]) + kernel
         self.weight = Parameter(init.kaiming_uniform(shape, rng, dtype))
         self.bias = Parameter(init.bias_uniform(out_channels, shape, rng, dtype)) if bias else None
-        module, prefix = (conv_transpose, "conv_transpose") if self.transposed else (conv, "conv")
-        self._forward = getattr(module, f"{prefix}{self.ndim}d")
-        self._backward = getattr(module, f"{prefix}{self.ndim}d_backward")
-        if not self.transposed:  # the single gradients, for a backward pass that needs one
-            self._input_gradient = getattr(conv, f"conv{self.ndim}d_input")
-            self._weight_gradient = getattr(conv, f"conv{self.ndim}d_weight")
+        if self.transposed:
+            self._forward = getattr(conv_transpose, f"conv_transpose{self.ndim}d")
+            self._backward = getattr(conv_transpose, f"conv_transpose{self.ndim}d_backward")
+            self._kept = {}
+        else:  # the operators' implementations, which take the columns kept for backward
+            name = f"conv{self.ndim}d"
+            self._forward = functools.partial(conv._conv, name, self.ndim)
+            self._backward = functools.partial(conv._conv_backward, f"{name}_backward", self.ndim)
+            self._input_gradient = getattr(conv, f"{name}_input")
+            self._weight_gradient = functools.partial(conv._conv_weight, f"{name}_weight",
+                                                      self.ndim)
+            self._kept = {"columns": KeptColumns()}
 
     def forward(self, x):
         self._input = x
-        return self._forward(x, self.weight.data, _data(self.bias), **self.options)
+        kept = self._kept
+        if kept and not self.training:  # no backward pass expected: keep no columns
+            kept["columns"].release()
+            kept = {"columns": None}
+        return self._forward(x, self.weight.data, _data(self.bias), **self.options, **kept)
 
     def backward(self, grad_output):
         x, weight = self._input, self.weight.data
         input_needed, weight_needed = self.input_gradient_needed, self.weight.requires_grad
         if self.transposed or (input_needed and weight_needed):
             grad_input, grad_weight, grad_bias = self._backward(
-                grad_output, x, weight, _data(self.bias), **self.options)
+                grad_output, x, weight, _data(self.bias), **self.options, **self._kept)
         else:  # one gradient or none: the input's (frozen weight) or the weight's (the model's input)
             grad_input = (self._input_gradient(np.shape(x), weight, grad_output, **self.options)
                           if input_needed else None)
-            grad_weight = (self._weight_gradient(x, weight.shape, grad_output, **self.options)
-                           if weight_needed else None)
+            grad_weight = (self._weight_gradient(x, weight.shape, grad_output, **self.options,
+                                                 **self._kept) if weight_needed else None)
             channel_axis = np.ndim(grad_output) - self.ndim - 1
             grad_bias = None if self.bias is None else np.sum(
                 grad_output, axis=tuple(a for a in range(np.ndim(grad_output)) if a != channel_axis))

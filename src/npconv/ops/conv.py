@@ -71,13 +71,18 @@ def _shape_argument(value, lengths, op, name):
 
 # --- implementations ------------------------------------------------------------
 
-def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padding_mode):
+def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padding_mode,
+          columns=None):
+    """The convolution; ``columns`` (a layer's :class:`~npconv.engine.im2col.KeptColumns`)
+    keeps im2col's columns for :func:`_conv_backward` and :func:`_conv_weight`."""
     x, w, b, unbatched = input_arrays(op, ndim, input, weight, bias)
     check_bias(op, b, w.shape[0])
     window, groups, mode_pads = conv_window(op, ndim, x.shape, w.shape, stride, padding,
                                             dilation, groups, padding_mode)
+    if columns is not None:
+        columns.forget()
     if mode_pads is None:
-        y = engine.forward(x, w, window, groups)
+        y = engine.forward(x, w, window, groups, columns=columns)
     else:
         y = np.empty((x.shape[0], w.shape[0]) + window.out_shape, x.dtype)
         sample_bytes = (x.shape[1] * window.in_volume + w.shape[0] * window.out_volume) * x.itemsize
@@ -90,7 +95,7 @@ def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padd
 
 
 def _conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, dilation,
-                   groups, padding_mode):
+                   groups, padding_mode, columns=None):
     x, w, b, unbatched = input_arrays(op, ndim, input, weight, bias)
     check_bias(op, b, w.shape[0])
     window, groups, mode_pads = conv_window(op, ndim, x.shape, w.shape, stride, padding,
@@ -99,7 +104,7 @@ def _conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, 
                            unbatched, x)
     x, w, b = promoted(x, w, b) if gy.dtype != x.dtype else (x, w, b)
     if mode_pads is None:
-        gx, gw = engine.backward(gy, window, groups, w.shape, weight=w, x=x)
+        gx, gw = engine.backward(gy, window, groups, w.shape, weight=w, x=x, columns=columns)
     else:
         gx, gw = np.empty(x.shape, x.dtype), np.zeros(w.shape, x.dtype)
         # a chunk's weight gradient and their sum are kept beside the engine's temporaries
@@ -142,7 +147,7 @@ def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dila
 
 
 def _conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dilation, groups,
-                 padding_mode):
+                 padding_mode, columns=None):
     x, unbatched = batched_input(op, ndim, input)
     shape = _shape_argument(weight_size, (ndim + 2,), op, "weight_size")
     if 0 in shape:
@@ -153,7 +158,7 @@ def _conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dil
                            unbatched, x)
     gy, x = promoted(gy, x)
     if mode_pads is None:
-        return engine.backward(gy, window, groups, shape, x=x)[1]
+        return engine.backward(gy, window, groups, shape, x=x, columns=columns)[1]
     gw = np.zeros(shape, x.dtype)
     chunks, rest = sample_chunks(x.shape[0], x.shape[1] * window.in_volume * x.itemsize,
                                  reserved=gw.nbytes)
