@@ -166,3 +166,26 @@ def test_the_newer_operators_stay_inside_the_workspace(arrays, name):
         result, peak = traced_peak(lambda: NEW_OPS[name](x, gy))
     # the chunk loops' own Python objects (slices, plans) come on top: a few KiB
     assert peak <= budget + nbytes(result) + ITERATOR_BUFFERS + 16 * 1024, (name, peak / MiB)
+
+
+@pytest.mark.parametrize("budget", [1 * MiB, 4 * MiB])
+def test_a_layer_keeps_its_columns_only_inside_the_workspace(budget):
+    """A convolution layer's kept columns and the pass's own temporaries fit the workspace
+    together: 8 x 75 x 20 x 24 float32 columns (1.1 MiB) are kept under 4 MiB, not under 1 MiB,
+    and a training step's forward and backward stay inside the budget either way."""
+    from npconv import nn
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 3, 20, 20)).astype(np.float32)
+    gy = rng.standard_normal((8, 16, 20, 20)).astype(np.float32)
+    layer = nn.Conv2d(3, 16, 5, padding=2, rng=rng)
+    with npconv.workspace(budget):
+        layer(x)
+        layer.backward(gy)  # the kept buffer exists from here on
+        y, forward_peak = traced_peak(lambda: layer(x))
+        grad_input, backward_peak = traced_peak(lambda: layer.backward(gy))
+    kept = layer._kept["columns"]
+    assert (kept._buffer is not None) == (budget == 4 * MiB)
+    assert kept._buffer is None or kept._buffer.nbytes <= budget
+    assert forward_peak <= budget + y.nbytes + ITERATOR_BUFFERS
+    assert backward_peak <= budget + grad_input.nbytes + ITERATOR_BUFFERS
