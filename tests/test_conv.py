@@ -240,6 +240,29 @@ def test_infinite_input_or_weight_spoils_only_the_gradients_it_enters(
         assert_same_nonfinite(gw, gw_ref, np.float32, f"grad_weight {algorithm}")
 
 
+@pytest.mark.parametrize("ndim, spatial, channels, out_channels, groups, kernel, stride, padding, "
+                         "dilation", [
+    (2, (9, 7), 8, 8, 1, 3, 1, 1, 1),
+    (2, (9, 7), 16, 24, 1, (2, 3), 2, ((1, 2), (0, 3)), (2, 1)),
+    (2, (8, 8), 24, 5, 1, 3, (3, 1), 2, 1),
+    (2, (7, 6), 32, 12, 2, 3, 1, "same", (1, 2)),
+    (2, (10, 9), 48, 48, 2, 3, 2, 1, 2),
+    (1, (23,), 12, 16, 1, 5, 2, 3, 2),
+    (3, (5, 6, 4), 8, 8, 1, 3, 1, 1, 1),
+])
+def test_shifted_products_forward(ndim, spatial, channels, out_channels, groups, kernel, stride,
+                                  padding, dilation, monkeypatch):
+    """With 8-24 input channels per group im2col's forward pass multiplies each tap's shifted
+    phases (no columns): every geometry against the reference, and the path is taken."""
+    from npconv.engine import im2col
+
+    taken = []
+    shifted = im2col._forward_shifted
+    monkeypatch.setattr(im2col, "_forward_shifted", lambda *a: taken.append(1) or shifted(*a))
+    run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation)
+    assert taken
+
+
 @pytest.mark.parametrize("size, kernel, stride, dilation, padding", [
     (9, 2, 3, 1, (0, 0)),   # a residue class no offset reaches
     (10, 3, 2, 1, (1, 0)),  # input past the last window
