@@ -176,3 +176,28 @@ ERRORS = [
 def test_error_messages(call, exception, message):
     with pytest.raises(exception, match=message):
         call()
+
+
+def test_the_backward_pass_builds_the_columns_of_grad_output_once(monkeypatch):
+    """Both gradients of a transposed convolution read the windows of grad_output: the weight
+    gradient reuses the columns the input gradient built (where they fit the workspace), with
+    bitwise the same result."""
+    from npconv.engine import im2col
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 16, 7, 7)).astype(np.float32)
+    w = rng.standard_normal((16, 4, 4, 4)).astype(np.float32)  # 4 channels: columns in forward
+    gy = rng.standard_normal((4, 4, 14, 14)).astype(np.float32)
+    args = dict(stride=2, padding=1)
+    expected = npconv.conv2d(gy, w, **args), npconv.conv2d_weight(gy, w.shape, x, **args)
+    gathered = []
+    gather = im2col._InputColumns.gather
+    monkeypatch.setattr(im2col._InputColumns, "gather",
+                        lambda self, xs, cols: gathered.append(len(xs)) or gather(self, xs, cols))
+    for workspace, copies in ((npconv.get_workspace(), 4), (1 << 16, 8)):
+        gathered.clear()
+        with npconv.workspace(workspace), npconv.conv_algorithm("im2col"):
+            grad_input, grad_weight, _ = npconv.conv_transpose2d_backward(gy, x, w, **args)
+        assert sum(gathered) == copies  # samples whose windows were copied
+        np.testing.assert_allclose(grad_input, expected[0], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(grad_weight, expected[1], rtol=1e-5, atol=1e-4)

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 
 from .. import config
-from ..engine.im2col import KeptColumns
+from ..engine import KeptColumns
 from ..ops import conv, conv_transpose
 from ..ops.arguments import _as_int, check_groups, to_tuple, window_arguments
 from ..ops.conv import PADDING_MODES

@@ -88,8 +88,12 @@ def _conv_transpose_backward(op, ndim, grad_output, input, weight, bias, stride,
     gy = check_grad_output(op, grad_output,
                            (x.shape[0], w.shape[1] * groups) + window.in_shape, unbatched, x)
     x, w, b = promoted(x, w, b) if gy.dtype != x.dtype else (x, w, b)
-    grad_input = engine.forward(gy, w, window, groups)
-    _, grad_weight = engine.backward(x, window, groups, w.shape, x=gy)
+    # both gradients read the windows of grad_output: the weight gradient reuses the columns the
+    # input gradient built, where they fit the workspace (im2col's KeptColumns)
+    columns = engine.KeptColumns()
+    grad_input = engine.forward(gy, w, window, groups, columns=columns)
+    _, grad_weight = engine.backward(x, window, groups, w.shape, x=gy, columns=columns)
+    columns.release()
     return gradients_as((input, weight, bias),
                         (unbatch(grad_input, unbatched), grad_weight, bias_grad(gy, b)))
 
