@@ -258,3 +258,29 @@ def test_a_convolution_layer_reads_its_forward_columns_in_backward(monkeypatch, 
     layer(x)
     assert layer._kept["columns"].columns_of(x, None, None) is None
     assert layer._kept["columns"]._buffer is None
+
+
+def test_a_convolution_layer_called_from_two_threads_at_once_gives_each_its_own_output():
+    """The kept columns serve one pass at a time: a forward pass that finds them in use works in
+    scratch memory, so two threads running the same layer get the operator's outputs."""
+    import threading
+
+    import npconv
+
+    rng = np.random.default_rng(0)
+    layer = nn.Conv2d(3, 16, 5, padding=2, rng=rng)
+    inputs = [rng.standard_normal((8, 3, 24, 24)).astype(np.float32) for _ in range(2)]
+    expected = [npconv.conv2d(x, layer.weight.data, layer.bias.data, padding=2) for x in inputs]
+    wrong = []
+
+    def run(index):
+        for _ in range(30):
+            if not np.array_equal(layer.forward(inputs[index]), expected[index]):
+                wrong.append(index)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong

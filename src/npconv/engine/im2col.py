@@ -32,6 +32,7 @@ is its own column matrix.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -273,11 +274,22 @@ class KeptColumns:
 
     The buffer stays with the layer between steps (no page faults on its
     first touch each step): at most the workspace, per layer that keeps one.
+
+    One pass at a time uses it: a pass that finds it in use by another thread
+    (a layer called from two threads at once) works in scratch memory, as
+    without one, so that no pass reads columns another is writing.
     """
 
     def __init__(self):
         self._buffer = None
         self._held = None  # (input key, window, chunks, per-chunk column arrays)
+        self._in_use = threading.Lock()
+
+    def __getstate__(self):  # a copy (copy.deepcopy, pickle) starts empty: columns are scratch
+        return {}
+
+    def __setstate__(self, state):
+        self.__init__()
 
     @staticmethod
     def _key(x):
@@ -285,8 +297,19 @@ class KeptColumns:
         return interface["data"][0], x.shape, x.strides, x.dtype.str
 
     def slots(self, x, flat, plan, channels, out_channels):
-        """Per chunk of ``plan``, the column array the forward pass fills, or None (not kept)."""
+        """Per chunk of ``plan``, the column array the forward pass fills, or None (not kept).
+
+        Arrays come with the buffer taken: the pass gives it back with :meth:`hold`.
+        """
+        if not self._in_use.acquire(blocking=False):
+            return None
         self._held = None
+        arrays = self._slots(x, flat, plan, channels, out_channels)
+        if arrays is None:
+            self._in_use.release()
+        return arrays
+
+    def _slots(self, x, flat, plan, channels, out_channels):
         if flat.identity or not flat.taps or gradient_columns_preferred(flat, channels,
                                                                         out_channels):
             return None
@@ -309,23 +332,39 @@ class KeptColumns:
         return arrays
 
     def hold(self, x, window, pieces, arrays):
-        """Record that ``arrays`` hold the columns of ``x`` over ``window`` in ``pieces``."""
-        self._held = (self._key(x), window, pieces, arrays)
+        """Give the buffer back, recording that ``arrays`` hold the columns of ``x`` over
+        ``window`` in ``pieces`` (None: a pass that failed, nothing held)."""
+        self._held = None if arrays is None else (self._key(x), window, pieces, arrays)
+        self._in_use.release()
 
     def columns_of(self, x, window, pieces):
-        """The kept per-chunk columns of ``x`` over ``window`` in ``pieces``, or None."""
+        """The kept per-chunk columns of ``x`` over ``window`` in ``pieces``, or None.
+
+        Columns come with the buffer taken: the pass gives it back with :meth:`done`.
+        """
+        if not self._in_use.acquire(blocking=False):
+            return None
         held = self._held
         if held is None or held[:3] != (self._key(x), window, pieces):
+            self._in_use.release()
             return None
         return held[3]
 
+    def done(self):
+        """Give the buffer back after reading the columns of :meth:`columns_of`."""
+        self._in_use.release()
+
     def forget(self):
         """Hold no columns (a new forward pass begins); the buffer stays."""
-        self._held = None
+        if self._in_use.acquire(blocking=False):
+            self._held = None
+            self._in_use.release()
 
     def release(self):
-        """Let the buffer go too."""
-        self._buffer = self._held = None
+        """Let the buffer go too (unless a pass is using it)."""
+        if self._in_use.acquire(blocking=False):
+            self._buffer = self._held = None
+            self._in_use.release()
 
 
 def forward(x, weight, window, groups, plan, columns=None):
@@ -348,15 +387,19 @@ def forward(x, weight, window, groups, plan, columns=None):
     if kept is None and shifted_products_preferred(flat, channels, groups, out_channels):
         _forward_shifted(x, weight, flat, groups, buffers, y, plan)
         return y
-    for index, chunk in enumerate(plan.pieces):
-        n = chunk.stop - chunk.start
-        cols = buffers.columns(n) if kept is None else kept[index]
-        buffers.gather(x[chunk], cols)
-        product = buffers.matrix(n, groups)
-        np.matmul(w_mat, cols.reshape(groups, -1, product.shape[-1]), out=product)
-        y[chunk] = np.moveaxis(flat.crop(product.reshape(out_channels, n, -1)), 0, 1)
-    if kept is not None:
-        columns.hold(x, window, plan.pieces, kept)
+    filled = None
+    try:
+        for index, chunk in enumerate(plan.pieces):
+            n = chunk.stop - chunk.start
+            cols = buffers.columns(n) if kept is None else kept[index]
+            buffers.gather(x[chunk], cols)
+            product = buffers.matrix(n, groups)
+            np.matmul(w_mat, cols.reshape(groups, -1, product.shape[-1]), out=product)
+            y[chunk] = np.moveaxis(flat.crop(product.reshape(out_channels, n, -1)), 0, 1)
+        filled = kept
+    finally:
+        if kept is not None:
+            columns.hold(x, window, plan.pieces, filled)
     return y
 
 
@@ -426,8 +469,12 @@ def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_
     else:
         kept = None if columns is None or x is None else columns.columns_of(x, window,
                                                                              plan.pieces)
-        _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
-                                grad_weight, plan, kept)
+        try:
+            _backward_input_columns(grad_output, weight, flat, groups, channels, x, grad_input,
+                                    grad_weight, plan, kept)
+        finally:
+            if kept is not None:
+                columns.done()
 
 
 def gradient_columns_preferred(flat, channels, out_channels):
