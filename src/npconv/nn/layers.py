@@ -262,10 +262,7 @@ class Linear(Module):
         with blas_threads(config.get_blas_threads()):
             if self.weight.requires_grad:
                 _accumulate(self.weight, gy.T @ x)
-            if not self.input_gradient_needed:
-                grad_input = None
-            else:
-                grad_input = gy @ self.weight.data
+            grad_input = gy @ self.weight.data if self.input_gradient_needed else None
         _accumulate(self.bias, None if self.bias is None else gy.sum(axis=0))
         if grad_input is None:
             return None
