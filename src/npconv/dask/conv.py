@@ -22,7 +22,7 @@ import numpy as np
 from .. import engine
 from ..ops.arguments import promoted
 from ..ops.common import add_bias, check_bias
-from ..ops.conv import conv_window, _shape_argument
+from ..ops.conv import conv_window, input_size_argument, weight_size_argument
 from ..ops.conv_transpose import _transpose_window
 from ..ops.padding import block_slices, copy_blocks
 from . import chunks as ch
@@ -238,9 +238,7 @@ def conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, d
 
 def conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dilation, groups,
                padding_mode):
-    shape = _shape_argument(input_size, (ndim + 1, ndim + 2), op, "input_size")
-    unbatched = len(shape) == ndim + 1
-    shape = (1,) + shape if unbatched else shape
+    shape, unbatched = input_size_argument(op, ndim, input_size)
     w = small(op, "weight", weight, (ndim + 2,), _WEIGHT)
     window, groups, mode_pads = conv_window(op, ndim, shape, w.shape, stride, padding, dilation,
                                             groups, padding_mode, input_name="input_size")
@@ -262,9 +260,7 @@ def conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dilat
 def conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dilation, groups,
                 padding_mode):
     x, unbatched = lazy_input(op, ndim, input)
-    shape = _shape_argument(weight_size, (ndim + 2,), op, "weight_size")
-    if 0 in shape:
-        raise ValueError(f"{op}(): `weight_size` must have no zero entry, got {shape}")
+    shape = weight_size_argument(op, ndim, weight_size)
     window, groups, mode_pads = conv_window(op, ndim, x.shape, shape, stride, padding, dilation,
                                             groups, padding_mode)
     one_chunk_along(op, "input", x, 1, "the channels")

@@ -14,6 +14,7 @@ from .. import config
 from ..engine import KeptColumns
 from ..ops import conv, conv_transpose
 from ..ops.arguments import _as_int, check_groups, to_tuple, window_arguments
+from ..ops.common import bias_grad
 from ..ops.conv import PADDING_MODES
 from ..ops.padding import check_mode
 from ..window.blocks import blas_threads
@@ -89,9 +90,9 @@ class _Convolution(Module):
                           if input_needed else None)
             grad_weight = (self._weight_gradient(x, weight.shape, grad_output, **self.options,
                                                  **self._kept) if weight_needed else None)
-            channel_axis = np.ndim(grad_output) - self.ndim - 1
-            grad_bias = None if self.bias is None else np.sum(
-                grad_output, axis=tuple(a for a in range(np.ndim(grad_output)) if a != channel_axis))
+            gy = np.asarray(grad_output)
+            grad_bias = bias_grad(gy if gy.ndim == self.ndim + 2 else gy[np.newaxis],
+                                  _data(self.bias))
         _accumulate(self.weight, grad_weight)
         _accumulate(self.bias, grad_bias)
         return grad_input

@@ -58,6 +58,21 @@ def conv_window(op, ndim, input_shape, weight_shape, stride, padding, dilation, 
     return window, groups, mode_pads
 
 
+def input_size_argument(op, ndim, input_size):
+    """``(shape batched, unbatched)`` of ``conv*_input``'s ``input_size`` (N optional)."""
+    shape = _shape_argument(input_size, (ndim + 1, ndim + 2), op, "input_size")
+    unbatched = len(shape) == ndim + 1
+    return ((1,) + shape if unbatched else shape), unbatched
+
+
+def weight_size_argument(op, ndim, weight_size):
+    """``conv*_weight``'s ``weight_size``: ``ndim + 2`` positive ints."""
+    shape = _shape_argument(weight_size, (ndim + 2,), op, "weight_size")
+    if 0 in shape:
+        raise ValueError(f"{op}(): `weight_size` must have no zero entry, got {shape}")
+    return shape
+
+
 def _shape_argument(value, lengths, op, name):
     """A shape given as a sequence of non-negative ints (``input_size``, ``weight_size``)."""
     if not isinstance(value, (tuple, list)) or isinstance(value, str):
@@ -79,8 +94,6 @@ def _conv(op, ndim, input, weight, bias, stride, padding, dilation, groups, padd
     check_bias(op, b, w.shape[0])
     window, groups, mode_pads = conv_window(op, ndim, x.shape, w.shape, stride, padding,
                                             dilation, groups, padding_mode)
-    if columns is not None:
-        columns.forget()
     if mode_pads is None:
         y = engine.forward(x, w, window, groups, columns=columns)
     else:
@@ -123,9 +136,7 @@ def _conv_backward(op, ndim, grad_output, input, weight, bias, stride, padding, 
 
 def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dilation, groups,
                 padding_mode):
-    shape = _shape_argument(input_size, (ndim + 1, ndim + 2), op, "input_size")
-    unbatched = len(shape) == ndim + 1
-    shape = (1,) + shape if unbatched else shape
+    shape, unbatched = input_size_argument(op, ndim, input_size)
     w = as_float_array(weight, op, "weight")
     check_ndim(w, (ndim + 2,), op, "weight", "(out_channels, in_channels/groups, *kernel_size)")
     window, groups, mode_pads = conv_window(op, ndim, shape, w.shape, stride, padding, dilation,
@@ -149,9 +160,7 @@ def _conv_input(op, ndim, input_size, weight, grad_output, stride, padding, dila
 def _conv_weight(op, ndim, input, weight_size, grad_output, stride, padding, dilation, groups,
                  padding_mode, columns=None):
     x, unbatched = batched_input(op, ndim, input)
-    shape = _shape_argument(weight_size, (ndim + 2,), op, "weight_size")
-    if 0 in shape:
-        raise ValueError(f"{op}(): `weight_size` must have no zero entry, got {shape}")
+    shape = weight_size_argument(op, ndim, weight_size)
     window, groups, mode_pads = conv_window(op, ndim, x.shape, shape, stride, padding, dilation,
                                             groups, padding_mode)
     gy = check_grad_output(op, grad_output, (x.shape[0], shape[0]) + window.out_shape,
