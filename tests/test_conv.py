@@ -263,6 +263,33 @@ def test_shifted_products_forward(ndim, spatial, channels, out_channels, groups,
     assert taken
 
 
+@pytest.mark.parametrize("block_bytes", [1, 700, 5000])
+@pytest.mark.parametrize("ndim, spatial, channels, out_channels, groups, kernel, stride, padding, "
+                         "dilation", [
+    (2, (9, 7), 4, 4, 1, 3, 1, 1, 1),
+    (2, (9, 7), 6, 4, 2, (2, 3), 2, ((1, 2), (0, 3)), (2, 1)),
+    (2, (8, 8), 3, 2, 1, 3, (3, 1), 2, 1),
+    (1, (23,), 5, 3, 1, 5, 2, 3, 2),
+    (3, (5, 6, 4), 2, 2, 1, 3, 1, 1, 1),
+])
+def test_gradient_column_blocks(ndim, spatial, channels, out_channels, groups, kernel, stride,
+                                padding, dilation, block_bytes, monkeypatch):
+    """The gradient-columns backward pass builds its columns in blocks of cells that start
+    anywhere in a sample (one cell, a few, more than a sample): every geometry against the
+    reference, through the blocks."""
+    from npconv.engine import im2col
+
+    monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", block_bytes)
+    blocks = []
+    gather = im2col._GradientColumns.gather
+    monkeypatch.setattr(im2col._GradientColumns, "gather", lambda self, *a: blocks.append(
+        (self.block, self.flat.volume)) or gather(self, *a))
+    run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation,
+             batch=3)
+    assert blocks and all(block < 3 * volume for block, volume in blocks)
+    assert block_bytes > 1 or {block for block, _ in blocks} == {1}
+
+
 @pytest.mark.parametrize("size, kernel, stride, dilation, padding", [
     (9, 2, 3, 1, (0, 0)),   # a residue class no offset reaches
     (10, 3, 2, 1, (1, 0)),  # input past the last window

@@ -56,8 +56,9 @@ def test_batch_chunks_are_planned_with_the_pass():
         forward = planning.make_plan(layer, algorithm="im2col")
         backward = planning.make_plan(dataclasses.replace(layer, backward=True),
                                       algorithm="im2col", gradient_columns=True)
-    # chunks of at most 24 MiB (CHUNK_BYTES), and the backward pass plans its own buffers
-    assert forward.pieces == (slice(0, 32), slice(32, 64))
+    # input columns: chunks of at most 4 MiB (CHUNK_BYTES), 5 samples; the gradient-columns
+    # backward pass plans its own buffers, about 0.9 MiB per sample, in chunks of at most 24 MiB
+    assert forward.pieces == tuple(slice(n, min(64, n + 5)) for n in range(0, 64, 5))
     assert backward.pieces == (slice(0, 22), slice(22, 44), slice(44, 64))
 
 

@@ -15,12 +15,17 @@ kernel offset.  It is the lean choice when the input has few channels.
 
 *Gradient columns*: a cell ``q`` of phase ``r`` is read, through a kernel
 offset with flat shift ``t``, by output cell ``q - t``.  Copying the output
-gradient shifted by every tap of phase ``r`` gives columns ``(K, taps_r, n,
-volume)`` from which both gradients are plain products, with no slice-adds
+gradient shifted by every tap of phase ``r`` gives columns ``(K, taps_r,
+cells)`` from which both gradients are plain products, with no slice-adds
 and no second copy of the input's windows::
 
-    grad_phase_r (C/G, n*volume) = W_r^T (C/G, K/G * taps_r) @ gradient columns
-    grad_W_r (K/G * taps_r, C/G) = gradient columns @ phase_r^T (n*volume, C/G)
+    grad_phase_r (C/G, cells) = W_r^T (C/G, K/G * taps_r) @ gradient columns
+    grad_W_r (K/G * taps_r, C/G) += gradient columns @ phase_r^T (cells, C/G)
+
+With a chunk's samples laid end to end, the columns of any range of cells
+are a few slices of the output gradient, so they are built a cache-sized
+block of cells at a time (:data:`COLUMN_BLOCK_BYTES`), and both products
+read them from the cache.
 
 It pays when the output has no more channels than the input (the columns
 are ``K * volume`` against ``C * positions`` per tap).
@@ -40,11 +45,19 @@ from ..window.blocks import channel_blocks, run_blocks
 from ..window.phases import flat_phases
 from ..window.scratch import scratch
 
-#: Batch chunks aim at this many bytes of temporaries: small enough that a
-#: chunk's columns are still in the CPU cache when the matrix product reads
-#: them, large enough for an efficient product (chosen by timing 8, 12, 24, 48
-#: and 256 MiB on the benchmark's layers; docs/guides/performance.md has the figures).
-CHUNK_BYTES = 24 << 20
+#: Batch chunks of the passes with input columns aim at this many bytes of
+#: temporaries: small enough that a chunk's columns are still in the CPU
+#: cache when the matrix product reads them (docs/guides/performance.md has the figures).
+CHUNK_BYTES = 4 << 20
+
+#: The gradient-columns backward pass builds its columns in blocks of its own
+#: (:data:`COLUMN_BLOCK_BYTES`); its batch chunks hold the output gradient and
+#: the input and its gradient in phases, and aim at this many bytes.
+GRADIENT_CHUNK_BYTES = 24 << 20
+
+#: The gradient-columns backward pass builds its columns in blocks of about
+#: this many bytes, which both of its products read from the CPU cache.
+COLUMN_BLOCK_BYTES = 2 << 20
 
 
 def _buffers(buffer_class, flat, plan, channels, out_channels, dtype):
@@ -245,7 +258,8 @@ def sample_bytes(window, channels, out_channels, dtype):
 def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_columns):
     """``(bytes per sample, bytes per chunk)`` of a forward or ``backward`` pass.
 
-    A pass with columns aims at chunks of :data:`CHUNK_BYTES`.  The 1x1 path
+    A pass with columns aims at chunks of :data:`CHUNK_BYTES`, or
+    :data:`GRADIENT_CHUNK_BYTES` with gradient columns.  The 1x1 path
     (no columns) takes as much of the workspace as it needs: a copy of each
     operand it reshapes into matrices (the reshape copies an operand that is
     not C-contiguous) and the weight gradient's per-sample products.
@@ -257,8 +271,10 @@ def chunk_bytes(window, channels, out_channels, dtype, backward, gradient_column
             return channels * window.in_volume * itemsize, None
         return ((channels + out_channels) * window.in_volume
                 + out_channels * channels) * itemsize, None
-    buffers = _GradientColumns if backward and gradient_columns else _InputColumns
-    return buffers.bytes_per_sample(flat, channels, out_channels, dtype), CHUNK_BYTES
+    if backward and gradient_columns:
+        return (_GradientColumns.bytes_per_sample(flat, channels, out_channels, dtype),
+                GRADIENT_CHUNK_BYTES)
+    return _InputColumns.bytes_per_sample(flat, channels, out_channels, dtype), CHUNK_BYTES
 
 
 class KeptColumns:
@@ -529,24 +545,34 @@ def _backward_pointwise(grad_output, weight, groups, x, grad_input, grad_weight,
 class _GradientColumns:
     """Buffers of the gradient-columns backward pass, allocated once per call for the largest chunk.
 
-    ``rows`` holds the output gradient ``(K, n, positions)``; ``cols`` one
-    phase's gradient columns ``(K, taps, n, volume)``; ``x_phases`` and
-    ``grad_phases`` the input and its gradient in a phase-major layout
-    ``(phases, C, n, volume)``, in which each phase is a ``(C, n*volume)``
-    matrix.
+    In this pass a chunk's samples lie end to end: ``rows`` holds the output
+    gradient as ``(K, front + n*volume)``, each sample's ``positions`` cells
+    followed by zeros up to ``volume``, after ``front`` leading zeros (the
+    largest shift); ``x_phases`` and ``grad_phases`` hold the input and its
+    gradient as ``(phases, C, n*volume)``.  Then a tap with flat shift ``t``
+    pairs phase cell ``q`` with output gradient cell ``q - t`` of the same
+    flat axis: a cell ``q - t`` that falls before its sample's start lands in
+    the previous sample's zero tail (``t <= volume - positions``), or in the
+    leading zeros.  ``cols`` holds a block of one phase's gradient columns
+    ``(K, taps, length)``.
     """
 
     def __init__(self, flat, largest, dtype, channels, out_channels, resources):
         self.threads = resources.threads
         self.flat = flat
         self.channels, self.out_channels = channels, out_channels
-        phases = (len(flat.residues), channels, largest, flat.volume)
+        self.front = max(shift for _, _, shift in flat.taps)
+        length = largest * flat.volume
+        taps = self.most_taps(flat)
+        self.block = max(1, min(length - self.front,
+                                COLUMN_BLOCK_BYTES // (out_channels * taps * dtype.itemsize)))
+        phases = (len(flat.residues), channels, length)
         self.rows, self.cols, self.x_phases, self.grad_phases = scratch(
-            [(out_channels * largest * flat.positions,),
-             (out_channels * self.most_taps(flat) * largest * flat.volume,), phases, phases],
-            dtype, resources.workspace)
-        self.phase_blocks = channel_blocks(channels, 2 * largest * len(flat.residues)
-                                           * flat.volume * dtype.itemsize)
+            [(out_channels, self.front + length), (out_channels * taps * self.block,),
+             phases, phases], dtype, resources.workspace)
+        self.rows[:, :self.front] = 0
+        self.phase_blocks = channel_blocks(channels, 2 * length * len(flat.residues)
+                                           * dtype.itemsize)
 
     @staticmethod
     def most_taps(flat):
@@ -555,23 +581,28 @@ class _GradientColumns:
 
     @classmethod
     def bytes_per_sample(cls, flat, channels, out_channels, dtype):
-        cells = (out_channels * (flat.positions + cls.most_taps(flat) * flat.volume)
+        """An upper bound: with ``front < volume``, rows and a column block of at most
+        ``n*volume - front`` cells take at most ``K * (1 + taps) * volume`` cells per sample."""
+        cells = (out_channels * (1 + cls.most_taps(flat)) * flat.volume
                  + 2 * channels * len(flat.residues) * flat.volume)
         return cells * dtype.itemsize
 
-    def rows_of(self, n):
-        """``(K, n, positions)``: the output gradient of a chunk."""
-        return self.rows[:self.out_channels * n * self.flat.positions].reshape(
-            self.out_channels, n, -1)
+    def spread(self, grad_output):
+        """``grad_output`` (n, K, *out_shape) into the rows: a ``(K, n*volume)`` view."""
+        n, volume = grad_output.shape[0], self.flat.volume
+        rows = self.rows[:, self.front:self.front + n * volume]
+        shaped = rows.reshape(self.out_channels, n, volume)
+        shaped[:, :, self.flat.positions:] = 0
+        self.flat.spread(np.moveaxis(grad_output, 1, 0), shaped[:, :, :self.flat.positions])
+        return rows
 
     def phases_of(self, buffer, n):
-        """``buffer`` for a chunk of ``n`` samples, as ``(phases, C, n, volume)``."""
-        shape = (len(self.flat.residues), self.channels, n, self.flat.volume)
-        return buffer.reshape(-1)[:math.prod(shape)].reshape(shape)
+        """``buffer`` for a chunk of ``n`` samples, as ``(phases, C, n*volume)``."""
+        return buffer[:, :, :n * self.flat.volume]
 
     def pack(self, x, x_phases):
         """``x`` (n, C, *in_shape) into ``x_phases``, with zero padding cells."""
-        view = x_phases.transpose(2, 0, 1, 3)
+        view = self._sample_view(x_phases, x.shape[0])
 
         def copy(channels):
             x_phases[:, channels] = 0
@@ -581,29 +612,26 @@ class _GradientColumns:
 
     def unpack(self, grad_phases, out):
         """The real cells of ``grad_phases`` into ``out`` (n, C, *in_shape)."""
-        view = grad_phases.transpose(2, 0, 1, 3)
+        view = self._sample_view(grad_phases, out.shape[0])
         run_blocks(lambda channels: self.flat.unpack(view[:, :, channels], out[:, channels]),
                    self.phase_blocks, self.threads)
 
-    def gather(self, rows, shifts, n):
-        """The gradient columns ``(K, taps, n, volume)`` of the phase whose taps have ``shifts``.
+    def _sample_view(self, phases, n):
+        """``(phases, C, n*volume)`` as the flat-phase layout ``(n, phases, C, volume)``."""
+        return phases.reshape(phases.shape[:2] + (n, self.flat.volume)).transpose(2, 0, 1, 3)
+
+    def gather(self, shifts, start, stop):
+        """The gradient columns ``(K, taps, stop - start)`` of flat cells ``start:stop`` of a phase.
 
         Column cell ``q`` of tap ``t`` holds the output gradient cell ``q - t``
         (zero where there is none): the gradient that phase cell ``q``
         receives through that tap.
         """
-        positions, volume = self.flat.positions, self.flat.volume
-        shape = (self.out_channels, len(shifts), n, volume)
+        shape = (self.out_channels, len(shifts), stop - start)
         cols = self.cols[:math.prod(shape)].reshape(shape)
-
-        def copy(channels):
-            for tap, shift in enumerate(shifts):
-                target = cols[channels, tap]
-                target[:, :, :shift] = 0
-                target[:, :, shift:shift + positions] = rows[channels]
-                target[:, :, shift + positions:] = 0
-
-        run_blocks(copy, channel_blocks(self.out_channels, cols[0].nbytes), self.threads)
+        base = self.front + start
+        for tap, shift in enumerate(shifts):
+            cols[:, tap] = self.rows[:, base - shift:base - shift + stop - start]
         return cols
 
 
@@ -618,29 +646,47 @@ def _phase_taps(flat):
 
 def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                grad_weight, plan):
+    """Both gradients from the chunk's samples laid end to end (see :class:`_GradientColumns`).
+
+    Per phase ``r``, a block of cells at a time, the gradient columns are
+    built once, while they are in the CPU cache, and both products read them::
+
+        grad_phase_r[:, block] = W_r^T (C/G, K/G * taps_r) @ columns (K/G * taps_r, block)
+        grad_W_r (K/G * taps_r, C/G) += columns @ phase_r[:, block]^T
+    """
     out_channels = grad_output.shape[1]
     buffers = _buffers(_GradientColumns, flat, plan, channels, out_channels, grad_output.dtype)
     group_out, group_in = out_channels // groups, channels // groups
-    w_taps = None if weight is None else weight.reshape(groups, group_out, group_in, -1)
-    gw_taps = None if grad_weight is None else grad_weight.reshape(groups, group_out, group_in, -1)
     phase_taps = _phase_taps(flat)
+    if grad_input is not None:
+        w_taps = weight.reshape(groups, group_out, group_in, -1)
+        w_phases = [w_taps[..., slots].transpose(0, 2, 1, 3).reshape(groups, group_in, -1)
+                    for slots, _ in phase_taps]
+    if grad_weight is not None:  # per phase, (G, K/G * taps, C/G)
+        sums = [np.zeros((groups, group_out * len(slots), group_in), grad_weight.dtype)
+                for slots, _ in phase_taps]
     for chunk in plan.pieces:
         n = chunk.stop - chunk.start
-        rows = _spread_gradient(flat, grad_output[chunk], buffers.rows_of(n))
+        length = buffers.spread(grad_output[chunk]).shape[-1]
         if grad_weight is not None:
             x_phases = buffers.phases_of(buffers.x_phases, n)
             buffers.pack(x[chunk], x_phases)
         if grad_input is not None:
             grad_phases = buffers.phases_of(buffers.grad_phases, n)
-        for index, (slots, shifts) in enumerate(phase_taps):
-            cols = buffers.gather(rows, shifts, n).reshape(groups, group_out * len(shifts), -1)
-            if grad_weight is not None:
-                x_mat = x_phases[index].reshape(groups, group_in, -1)
-                product = inner_products(cols, x_mat)
-                gw_taps[..., slots] += product.reshape(
-                    groups, group_out, len(shifts), group_in).transpose(0, 1, 3, 2)
-            if grad_input is not None:
-                w_phase = w_taps[..., slots].transpose(0, 2, 1, 3).reshape(groups, group_in, -1)
-                np.matmul(w_phase, cols, out=grad_phases[index].reshape(groups, group_in, -1))
+        for index, (_, shifts) in enumerate(phase_taps):
+            for start in range(0, length, buffers.block):
+                stop = min(length, start + buffers.block)
+                cols = buffers.gather(shifts, start, stop).reshape(groups, -1, stop - start)
+                if grad_weight is not None:
+                    x_block = x_phases[index].reshape(groups, group_in, length)[..., start:stop]
+                    sums[index] += inner_products(cols, x_block)
+                if grad_input is not None:
+                    out = grad_phases[index].reshape(groups, group_in, length)[..., start:stop]
+                    np.matmul(w_phases[index], cols, out=out)
         if grad_input is not None:
             buffers.unpack(grad_phases, grad_input[chunk])
+    if grad_weight is not None:
+        gw_taps = grad_weight.reshape(groups, group_out, group_in, -1)
+        for (slots, _), total in zip(phase_taps, sums):
+            gw_taps[..., slots] += total.reshape(
+                groups, group_out, len(slots), group_in).transpose(0, 1, 3, 2)
