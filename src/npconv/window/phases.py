@@ -192,15 +192,16 @@ class FlatPhases:
         """The adjoint of :meth:`pack`: write the real cells of ``phases`` into ``out`` (n, C, *in_shape).
 
         Every cell of ``out`` is written: input cells that no kernel offset
-        reads get zeros.
+        reads get zeros (where there are any, ``out`` is zeroed first: one
+        pass, many times faster than a boolean mask).
         """
+        if self.unread is not None:
+            out[...] = 0
         for index, slices in enumerate(self.real_cells):
             if slices is not None:
                 in_sl, grid_sl = slices
                 source = phases[:, index].reshape(phases.shape[:1] + phases.shape[2:3] + self.grid)
                 out[in_sl] = source[(slice(None), slice(None)) + grid_sl]
-        if self.unread is not None:
-            out[:, :, self.unread] = 0
 
     def tap_range(self, phases, phase, shift, begun):
         """The cells of ``phases`` (n, R, C, volume) that a tap reaches, and whether it begins its phase.
