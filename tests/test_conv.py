@@ -240,26 +240,32 @@ def test_infinite_input_or_weight_spoils_only_the_gradients_it_enters(
         assert_same_nonfinite(gw, gw_ref, np.float32, f"grad_weight {algorithm}")
 
 
+@pytest.mark.parametrize("block_bytes", [None, 1])
 @pytest.mark.parametrize("ndim, spatial, channels, out_channels, groups, kernel, stride, padding, "
                          "dilation", [
-    (2, (9, 7), 8, 8, 1, 3, 1, 1, 1),
-    (2, (9, 7), 16, 24, 1, (2, 3), 2, ((1, 2), (0, 3)), (2, 1)),
-    (2, (8, 8), 24, 5, 1, 3, (3, 1), 2, 1),
-    (2, (7, 6), 32, 12, 2, 3, 1, "same", (1, 2)),
-    (2, (10, 9), 48, 48, 2, 3, 2, 1, 2),
-    (1, (23,), 12, 16, 1, 5, 2, 3, 2),
-    (3, (5, 6, 4), 8, 8, 1, 3, 1, 1, 1),
+    (2, (16, 7), 8, 8, 1, 3, 1, 1, 1),
+    (2, (17, 7), 16, 24, 1, (2, 3), 1, ((1, 2), (0, 3)), (2, 1)),
+    (2, (14, 8), 24, 5, 1, 3, 1, 2, 1),
+    (2, (21, 6), 32, 12, 2, 3, 1, "same", (1, 2)),
+    (2, (24, 6), 24, 16, 2, 3, 1, 1, 2),
+    (2, (21, 5), 12, 16, 1, (4, 2), 1, (3, 0), (1, 2)),
+    (3, (12, 4, 3), 8, 8, 1, 3, 1, 1, 1),
+    (3, (12, 5, 7), 16, 8, 2, (2, 3, 2), 1, ((1, 0), 1, (0, 2)), (1, 2, 1)),
 ])
-def test_shifted_products_forward(ndim, spatial, channels, out_channels, groups, kernel, stride,
-                                  padding, dilation, monkeypatch):
-    """With 8-24 input channels per group im2col's forward pass multiplies each tap's shifted
-    phases (no columns): every geometry against the reference, and the path is taken."""
+def test_row_products_forward(ndim, spatial, channels, out_channels, groups, kernel, stride,
+                              padding, dilation, block_bytes, monkeypatch):
+    """With 8-32 input channels per group im2col's forward pass multiplies rows of columns
+    (``_forward_rows``): every geometry against the reference, in the default blocks and in
+    blocks of one cell, and the path is taken."""
     from npconv.engine import im2col
 
+    if block_bytes is not None:
+        monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", block_bytes)
     taken = []
-    shifted = im2col._forward_shifted
-    monkeypatch.setattr(im2col, "_forward_shifted", lambda *a: taken.append(1) or shifted(*a))
-    run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation)
+    rows = im2col._forward_rows
+    monkeypatch.setattr(im2col, "_forward_rows", lambda *a: taken.append(1) or rows(*a))
+    run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation,
+             batch=3)
     assert taken
 
 

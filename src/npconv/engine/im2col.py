@@ -36,6 +36,7 @@ is its own column matrix.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 
@@ -398,11 +399,11 @@ def forward(x, weight, window, groups, plan, columns=None):
             np.matmul(w_mat, _pointwise(x[chunk], groups), out=_pointwise(y[chunk], groups))
         return y
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
-    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, x.dtype)
     kept = None if columns is None else columns.slots(x, flat, plan, channels, out_channels)
-    if kept is None and shifted_products_preferred(flat, channels, groups, out_channels):
-        _forward_shifted(x, weight, flat, groups, buffers, y, plan)
+    if kept is None and row_products_preferred(flat, channels, groups, out_channels):
+        _forward_rows(x, weight, flat, groups, y, plan)
         return y
+    buffers = _buffers(_InputColumns, flat, plan, channels, out_channels, x.dtype)
     filled = None
     try:
         for index, chunk in enumerate(plan.pieces):
@@ -419,54 +420,104 @@ def forward(x, weight, window, groups, plan, columns=None):
     return y
 
 
-#: The shifted-products forward pass (:func:`_forward_shifted`) works on sub-chunks whose output
-#: and product take about this many bytes each, so that they stay in the CPU cache.
-SHIFTED_BLOCK_BYTES = 256 << 10
+def row_products_preferred(flat, channels, groups, out_channels):
+    """Whether the forward pass multiplies rows of columns (:func:`_forward_rows`) instead of
+    building all the columns of a batch chunk.
 
-
-def shifted_products_preferred(flat, channels, groups, out_channels):
-    """Whether the forward pass multiplies every tap's shifted phases instead of building columns.
-
-    Measured on 2 cores (docs/guides/performance.md): 1.3-2.4x faster than the
-    columns with 8 to 24 input channels per group, slower with fewer (a
-    product over 1-6 channels is a memory-bound pass per tap) and on large
-    planes with 32 or more (the columns' one long product wins).  Its
-    products live in the column buffer, which must hold ``K`` cells per
-    output position.
+    With 8 to 32 input channels per group, unit strides (one phase) and two
+    or more dimensions, the row products are faster (docs/guides/performance.md
+    has the figures).  Fewer channels keep the columns (a product over 1-6
+    channels is a memory-bound pass), strides (each phase's rows hold one or
+    two taps: short products), and small planes (the pass computes every
+    cell of a phase, more than a quarter more than the output on an 8x8
+    plane with a 3x3 kernel).  The row pass's output, ``K``
+    cells per phase cell, takes at most half of the budget of the columns it
+    replaces.
     """
-    return (bool(flat.taps) and 8 <= channels // groups <= 24
-            and channels * flat.window.kernel_volume >= out_channels)
+    kernel_volume = flat.window.kernel_volume
+    return (len(flat.residues) == 1 and flat.window.ndim > 1 and 8 <= channels // groups <= 32
+            and 4 * flat.volume <= 5 * flat.positions
+            and 2 * out_channels * flat.volume <= channels * kernel_volume * flat.positions)
 
 
-def _forward_shifted(x, weight, flat, groups, buffers, y, plan):
-    """``y`` of a forward pass with no columns: per tap, the product of its weights with the
-    shifted range of its phase, added up in sub-chunks that stay in cache.
+def _forward_rows(x, weight, flat, groups, y, plan):
+    """``y`` of a forward pass whose columns are merged along the last kernel dimension only.
 
-    In the flat-phase layout a tap reads one contiguous range of each plane
-    (:mod:`npconv.window.phases`), so ``phases[:, phase, :, shift:shift + positions]``
-    is already a stack of matrices BLAS can read in place::
+    A batch chunk's phases lie end to end, ``(phases, C, n*volume)``, so that
+    output cell ``q`` (of the flat axis over the chunk's samples) reads cell
+    ``q + t`` of its tap's phase.  Per phase, the taps along the last kernel
+    dimension (``m`` of them, shifts ``t0 + i*step``) are copied as *row
+    columns* ``(G, m, C/G, cells)``, a cache-sized block of cells at a time;
+    every tap row (the leading kernel dimensions, shift ``u``) is then one
+    product with a slice of them::
 
-        y (n, G, K/G, positions) = sum over taps of W_tap (G, K/G, C/G) @ shifted (n, G, C/G, positions)
+        y[:, block] += W_row (G, K/G, m*C/G) @ row_columns[:, :, u:u + len(block)]
+
+    A third of the copies of full columns (3x3), and products three times as
+    deep as one per tap.
     """
     out_channels, group_in = weight.shape[0], weight.shape[1]
-    taps = [(weight[(slice(None), slice(None)) + offset].reshape(groups, -1, group_in),
-             phase, shift) for offset, phase, shift in flat.taps]
-    positions, itemsize = flat.positions, x.dtype.itemsize
-    per_block = max(1, SHIFTED_BLOCK_BYTES // (out_channels * positions * itemsize))
+    group_out = out_channels // groups
+    volume, positions, itemsize = flat.volume, flat.positions, x.dtype.itemsize
+    largest = max(chunk.stop - chunk.start for chunk in plan.pieces)
+    rows = []  # per phase: (phase, first shift, step, m, [(lead shift, W_row)])
+    for grid in flat.tap_grids:
+        lead_offsets = itertools.product(*(range(count) for count in grid.counts[:-1]))
+        last = grid.kernel_slices[-1]
+        products = []
+        for lead in lead_offsets:
+            offset = tuple(sl.start + i * sl.step for sl, i in zip(grid.kernel_slices, lead))
+            w_row = weight[(slice(None), slice(None)) + offset + (last,)]  # (K, C/G, m)
+            w_row = w_row.reshape(groups, group_out, group_in, -1).transpose(0, 1, 3, 2)
+            products.append((sum(i * step for i, step in zip(lead, grid.steps)),
+                             np.ascontiguousarray(w_row).reshape(groups, group_out, -1)))
+        rows.append((grid.phase, grid.shift, grid.steps[-1], grid.counts[-1], products))
+    extent = max(max(shift for shift, _ in products) for *_, products in rows)
+    widest = max(count for *_, count, _ in rows)
+    # The phases take the place of :class:`_InputColumns`' phases; the output and the blocks
+    # take that of its columns and rows.
+    cells = min(COLUMN_BLOCK_BYTES // itemsize,
+                largest * (x.shape[1] * flat.window.kernel_volume * positions
+                           + out_channels * (positions - volume)))
+    merged_rows = widest * x.shape[1]
+    block = max(1, min((cells - merged_rows * extent) // (merged_rows + out_channels),
+                       largest * volume))
+    phases, full, columns, term = scratch(
+        [(len(flat.residues), x.shape[1], largest * volume), (out_channels, largest * volume),
+         (merged_rows * (block + extent),), (out_channels, block)], x.dtype, plan.workspace)
     for chunk in plan.pieces:
-        phases = buffers.packed(x[chunk])
-        for first in range(0, chunk.stop - chunk.start, per_block):
-            block = phases[first:first + per_block]
-            n = block.shape[0]
-            total, product = buffers.products(n, groups)
-            for index, (w_tap, phase, shift) in enumerate(taps):
-                shifted = block[:, phase, :, shift:shift + positions].reshape(
-                    n, groups, group_in, positions)
-                np.matmul(w_tap, shifted, out=total if index == 0 else product)
-                if index:
-                    total += product
-            start = chunk.start + first
-            y[start:start + n] = flat.crop(total.reshape(n, out_channels, positions))
+        n = chunk.stop - chunk.start
+        length = (n - 1) * volume + positions  # the last sample's overhang is never read
+        packed = phases[:, :, :n * volume]
+        packed[...] = 0
+        flat.pack(x[chunk], packed.reshape(packed.shape[:2] + (n, volume)).transpose(2, 0, 1, 3))
+        out = full[:, :n * volume].reshape(groups, group_out, -1)
+        for start in range(0, length, block):
+            stop = min(length, start + block)
+            target = out[..., start:stop]
+            begun = False
+            for phase, shift, step, count, products in rows:
+                source = packed[phase]
+                width = min(stop - start + extent, source.shape[-1] - start - shift
+                            - (count - 1) * step)
+                merged = columns[:groups * count * group_in * width].reshape(
+                    groups, count, group_in, width)
+                np.copyto(merged, np.lib.stride_tricks.as_strided(
+                    source[:, start + shift:], shape=merged.shape,
+                    strides=(group_in * source.strides[0], step * itemsize, source.strides[0],
+                             itemsize), writeable=False))
+                merged = merged.reshape(groups, count * group_in, width)
+                for lead_shift, w_row in products:
+                    piece = merged[..., lead_shift:lead_shift + stop - start]
+                    if begun:
+                        product = term[:, :stop - start].reshape(groups, group_out, -1)
+                        np.matmul(w_row, piece, out=product)
+                        target += product
+                    else:
+                        np.matmul(w_row, piece, out=target)
+                        begun = True
+        y[chunk] = np.moveaxis(flat.crop(full[:, :n * volume].reshape(
+            out_channels, n, volume)[:, :, :positions]), 0, 1)
 
 
 def backward(grad_output, weight, window, groups, channels, x, grad_input, grad_weight, plan,
