@@ -182,9 +182,13 @@ def max_pool_forward(x, window, values, indices, strides=None):
 
 
 def _assign_where(target, value, mask):
-    """``target[mask] = value`` for an unsigned integer ``target``, by modular arithmetic."""
+    """``target[mask] = value`` for an unsigned integer ``target``, by modular arithmetic.
+
+    ``mask``'s bytes are read as 0/1 integers of ``target``'s kind when it is
+    one byte wide: a product with a boolean array casts it, at twice the time.
+    """
     change = np.subtract(target.dtype.type(value), target)
-    change *= mask
+    change *= mask.view(target.dtype) if target.itemsize == 1 else mask
     target += change
 
 
