@@ -40,6 +40,7 @@ def apply(kernel, arrays, dtype, temporaries=8):
     per_row = max(1, target[0].size if target.ndim > 1 else 1)
     cells = min(BLOCK_CELLS, resources.workspace // (8 * temporaries * resources.threads))
     step = max(1, cells // per_row)
+    step = -(-len(target) // -(-len(target) // step))  # even blocks: the threads finish together
     blocks = [slice(start, start + step) for start in range(0, len(target), step)]
 
     def run(block):
