@@ -35,7 +35,8 @@ def plane_blocks(batch, channels, plane_bytes, resources, temporaries=1):
     per_block = max(1, block_bytes // max(1, plane_bytes))
     if per_block >= channels:
         samples = per_block // max(1, channels)
-        return [(slice(n, n + samples), slice(None)) for n in range(0, batch, samples)]
+        samples = -(-batch // max(1, -(-batch // samples)))  # even blocks: threads finish together
+        return [(slice(n, n + samples), slice(None)) for n in range(0, batch, max(1, samples))]
     return [(slice(n, n + 1), slice(c, c + per_block))
             for n in range(batch) for c in range(0, channels, per_block)]
 
