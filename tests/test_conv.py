@@ -116,14 +116,15 @@ def test_unbatched_input_gives_unbatched_output(algorithm):
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("kernel, padding", [(3, 1), (1, 0)])
-def test_zero_size_batch(algorithm, kernel, padding):
-    x = np.zeros((0, 3, 6, 6), np.float32)
-    w = np.ones((4, 3, kernel, kernel), np.float32)
+@pytest.mark.parametrize("channels, size", [(3, 6), (16, 24)])  # (16, 24): im2col's rows of columns
+def test_zero_size_batch(algorithm, kernel, padding, channels, size):
+    x = np.zeros((0, channels, size, size), np.float32)
+    w = np.ones((4, channels, kernel, kernel), np.float32)
     b = np.ones(4, np.float32)
     with using(algorithm):
         y = npconv.conv2d(x, w, b, padding=padding)
         gx, gw, gb = npconv.conv2d_backward(y, x, w, b, padding=padding)
-    assert y.shape == (0, 4, 6, 6) and y.dtype == np.float32
+    assert y.shape == (0, 4, size, size) and y.dtype == np.float32
     assert gx.shape == x.shape and gw.shape == w.shape
     assert not gw.any() and not gb.any()
 
@@ -261,6 +262,7 @@ def test_row_products_forward(ndim, spatial, channels, out_channels, groups, ker
 
     if block_bytes is not None:
         monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", block_bytes)
+        monkeypatch.setattr(im2col, "MIN_BLOCK_CELLS", 1)
     taken = []
     rows = im2col._forward_rows
     monkeypatch.setattr(im2col, "_forward_rows", lambda *a: taken.append(1) or rows(*a))
@@ -286,6 +288,7 @@ def test_gradient_column_blocks(ndim, spatial, channels, out_channels, groups, k
     from npconv.engine import im2col
 
     monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(im2col, "MIN_BLOCK_CELLS", 1)
     blocks = []
     gather = im2col._GradientColumns.gather
     monkeypatch.setattr(im2col._GradientColumns, "gather", lambda self, *a: blocks.append(
@@ -294,6 +297,36 @@ def test_gradient_column_blocks(ndim, spatial, channels, out_channels, groups, k
              batch=3)
     assert blocks and all(block < 3 * volume for block, volume in blocks)
     assert block_bytes > 1 or {block for block, _ in blocks} == {1}
+
+
+def test_column_blocks_have_a_floor(monkeypatch):
+    """However wide the columns, a block holds MIN_BLOCK_CELLS cells (or all there are): blocks of
+    a few cells would be mostly call overhead (both passes that build columns in blocks)."""
+    from npconv.engine import im2col
+
+    monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", 1)
+    seen = {}
+    for name in ("gather", "spread"):
+        method = getattr(im2col._GradientColumns, name)
+        monkeypatch.setattr(im2col._GradientColumns, name, lambda self, *a, _m=method: seen.update(
+            gradient=self.block) or _m(self, *a))
+    matmul = np.matmul
+
+    def product(a, b, out=None):  # the rows pass multiplies blocks of ``block`` cells
+        seen.setdefault("rows", set()).add(b.shape[-1])
+        return matmul(a, b, out=out)
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 16, 24, 24)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    with npconv.conv_algorithm("im2col"):
+        y = npconv.conv2d(x, w, padding=1)
+        npconv.conv2d_backward(y, x, w, padding=1)
+    monkeypatch.setattr(im2col.np, "matmul", product)
+    with npconv.conv_algorithm("im2col"):
+        assert np.array_equal(npconv.conv2d(x, w, padding=1), y)
+    assert seen["gradient"] == im2col.MIN_BLOCK_CELLS
+    assert max(seen["rows"]) == im2col.MIN_BLOCK_CELLS
 
 
 @pytest.mark.parametrize("size, kernel, stride, dilation, padding", [

@@ -57,8 +57,13 @@ CHUNK_BYTES = 4 << 20
 GRADIENT_CHUNK_BYTES = 24 << 20
 
 #: The gradient-columns backward pass builds its columns in blocks of about
-#: this many bytes, which both of its products read from the CPU cache.
+#: this many bytes, which both of its products read from the CPU cache (so
+#: does the forward pass with rows of columns, :func:`_forward_rows`).
 COLUMN_BLOCK_BYTES = 2 << 20
+
+#: Blocks hold at least this many cells (or all there are), however wide their columns: a
+#: product over fewer is mostly call overhead.
+MIN_BLOCK_CELLS = 256
 
 
 def _buffers(buffer_class, flat, plan, channels, out_channels, dtype):
@@ -399,6 +404,8 @@ def forward(x, weight, window, groups, plan, columns=None):
             np.matmul(w_mat, _pointwise(x[chunk], groups), out=_pointwise(y[chunk], groups))
         return y
     y = np.empty((n_batch, out_channels) + window.out_shape, x.dtype)
+    if not n_batch:
+        return y
     kept = None if columns is None else columns.slots(x, flat, plan, channels, out_channels)
     if kept is None and row_products_preferred(flat, channels, groups, out_channels):
         _forward_rows(x, weight, flat, groups, y, plan)
@@ -476,12 +483,13 @@ def _forward_rows(x, weight, flat, groups, y, plan):
     widest = max(count for *_, count, _ in rows)
     # The phases take the place of :class:`_InputColumns`' phases; the output and the blocks
     # take that of its columns and rows.
-    cells = min(COLUMN_BLOCK_BYTES // itemsize,
-                largest * (x.shape[1] * flat.window.kernel_volume * positions
-                           + out_channels * (positions - volume)))
     merged_rows = widest * x.shape[1]
-    block = max(1, min((cells - merged_rows * extent) // (merged_rows + out_channels),
-                       largest * volume))
+    per_cell = merged_rows + out_channels
+    cells = min(largest * (x.shape[1] * flat.window.kernel_volume * positions
+                           + out_channels * (positions - volume)),
+                max(COLUMN_BLOCK_BYTES // itemsize,
+                    merged_rows * extent + MIN_BLOCK_CELLS * per_cell))
+    block = max(1, min((cells - merged_rows * extent) // per_cell, largest * volume))
     phases, full, columns, term = scratch(
         [(len(flat.residues), x.shape[1], largest * volume), (out_channels, largest * volume),
          (merged_rows * (block + extent),), (out_channels, block)], x.dtype, plan.workspace)
@@ -615,8 +623,8 @@ class _GradientColumns:
         self.front = max(shift for _, _, shift in flat.taps)
         length = largest * flat.volume
         taps = self.most_taps(flat)
-        self.block = max(1, min(length - self.front,
-                                COLUMN_BLOCK_BYTES // (out_channels * taps * dtype.itemsize)))
+        self.block = max(1, min(length - self.front, max(
+            MIN_BLOCK_CELLS, COLUMN_BLOCK_BYTES // (out_channels * taps * dtype.itemsize))))
         phases = (len(flat.residues), channels, length)
         self.rows, self.cols, self.x_phases, self.grad_phases = scratch(
             [(out_channels, self.front + length), (out_channels * taps * self.block,),
