@@ -174,22 +174,6 @@ class _InputColumns:
         positions = n * self.flat.positions
         return self.rows[:self.out_channels * positions].reshape(groups, -1, positions)
 
-    def packed(self, x):
-        """``x`` (n, C, *in_shape) in the flat-phase layout ``(n, phases, C, volume)``, padding zero."""
-        phases = self.phases[:x.shape[0]]
-        if self.dirty:
-            phases[...] = 0
-            self.dirty = False
-        self.flat.pack(x, phases)
-        return phases
-
-    def products(self, n, groups):
-        """Two ``(n, G, K/G, positions)`` arrays for a sum of products and one term, from
-        ``rows`` and ``cols`` (which holds at least ``K * positions`` cells per sample)."""
-        shape = (n, groups, self.out_channels // groups, self.flat.positions)
-        size = math.prod(shape)
-        return self.rows[:size].reshape(shape), self.cols[:size].reshape(shape)
-
     def gather(self, x, cols):
         """Fill ``cols`` ``(C, kernel_volume, n, positions)`` with the windows of ``x`` (n, C, *in_shape)."""
         dirty, self.dirty = self.dirty, False
@@ -467,7 +451,7 @@ def _forward_rows(x, weight, flat, groups, y, plan):
     group_out = out_channels // groups
     volume, positions, itemsize = flat.volume, flat.positions, x.dtype.itemsize
     largest = max(chunk.stop - chunk.start for chunk in plan.pieces)
-    rows = []  # per phase: (phase, first shift, step, m, [(lead shift, W_row)])
+    phase_rows = []  # per phase: (phase, first shift, step, m, [(lead shift, W_row)])
     for grid in flat.tap_grids:
         lead_offsets = itertools.product(*(range(count) for count in grid.counts[:-1]))
         last = grid.kernel_slices[-1]
@@ -478,9 +462,9 @@ def _forward_rows(x, weight, flat, groups, y, plan):
             w_row = w_row.reshape(groups, group_out, group_in, -1).transpose(0, 1, 3, 2)
             products.append((sum(i * step for i, step in zip(lead, grid.steps)),
                              np.ascontiguousarray(w_row).reshape(groups, group_out, -1)))
-        rows.append((grid.phase, grid.shift, grid.steps[-1], grid.counts[-1], products))
-    extent = max(max(shift for shift, _ in products) for *_, products in rows)
-    widest = max(count for *_, count, _ in rows)
+        phase_rows.append((grid.phase, grid.shift, grid.steps[-1], grid.counts[-1], products))
+    extent = max(max(shift for shift, _ in products) for *_, products in phase_rows)
+    widest = max(count for *_, count, _ in phase_rows)
     # The phases take the place of :class:`_InputColumns`' phases; the output and the blocks
     # take that of its columns and rows.
     merged_rows = widest * x.shape[1]
@@ -504,7 +488,7 @@ def _forward_rows(x, weight, flat, groups, y, plan):
             stop = min(length, start + block)
             target = out[..., start:stop]
             begun = False
-            for phase, shift, step, count, products in rows:
+            for phase, shift, step, count, products in phase_rows:
                 source = packed[phase]
                 width = min(stop - start + extent, source.shape[-1] - start - shift
                             - (count - 1) * step)
