@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import config
-from ..window.blocks import run_blocks
+from ..window.blocks import even_step, run_blocks
 
 #: Cells per block: a few temporaries of this many cells stay near the cache, and a block is
 #: long enough that NumPy's loops, not Python, take the time (256K cells was the fastest of
@@ -39,8 +39,7 @@ def apply(kernel, arrays, dtype, temporaries=8):
         operands, target = arrays, out
     per_row = max(1, target[0].size if target.ndim > 1 else 1)
     cells = min(BLOCK_CELLS, resources.workspace // (8 * temporaries * resources.threads))
-    step = max(1, cells // per_row)
-    step = -(-len(target) // -(-len(target) // step))  # even blocks: the threads finish together
+    step = even_step(len(target), cells // per_row)
     blocks = [slice(start, start + step) for start in range(0, len(target), step)]
 
     def run(block):

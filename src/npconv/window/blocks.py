@@ -23,6 +23,14 @@ import numpy as np
 BLOCK_BYTES = 4 << 20
 
 
+def even_step(length, most):
+    """The step that cuts ``range(length)`` into as few pieces of at most ``most`` as possible,
+    of even sizes: 9 in pieces of at most 5 are 5 + 4, and 301 in pieces of at most 262 are
+    151 + 150, not 262 + 39 (so that threads taking them finish together)."""
+    most = max(1, most)
+    return max(1, -(-length // -(-length // most))) if length else most
+
+
 def plane_blocks(batch, channels, plane_bytes, resources, temporaries=1):
     """``(samples, channels)`` slice pairs covering ``batch x channels`` planes.
 
@@ -34,9 +42,8 @@ def plane_blocks(batch, channels, plane_bytes, resources, temporaries=1):
                       resources.workspace // (resources.threads * temporaries))
     per_block = max(1, block_bytes // max(1, plane_bytes))
     if per_block >= channels:
-        samples = per_block // max(1, channels)
-        samples = -(-batch // max(1, -(-batch // samples)))  # even blocks: threads finish together
-        return [(slice(n, n + samples), slice(None)) for n in range(0, batch, max(1, samples))]
+        samples = even_step(batch, per_block // max(1, channels))
+        return [(slice(n, n + samples), slice(None)) for n in range(0, batch, samples)]
     return [(slice(n, n + 1), slice(c, c + per_block))
             for n in range(batch) for c in range(0, channels, per_block)]
 
@@ -68,12 +75,9 @@ def batch_chunks(n_batch, bytes_per_sample, workspace, target=None):
     Every chunk has at least one sample.
     """
     budget = workspace if target is None else min(target, workspace)
-    per_chunk = max(1, budget // max(1, bytes_per_sample))
-    # Even chunks: 9 samples in chunks of 5 are 5 + 4, not 5 + 4 with a padded buffer for 5.
-    count = -(-n_batch // per_chunk)
-    per_chunk = -(-n_batch // max(1, count))
-    return [slice(start, min(n_batch, start + per_chunk))
-            for start in range(0, n_batch, max(1, per_chunk))]
+    # even chunks: the buffers, made for the largest chunk, are no larger than the chunks need
+    per_chunk = even_step(n_batch, budget // max(1, bytes_per_sample))
+    return [slice(start, min(n_batch, start + per_chunk)) for start in range(0, n_batch, per_chunk)]
 
 
 def batch_bands(out_shape, n_batch, per_sample, workspace):
