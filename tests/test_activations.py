@@ -75,6 +75,38 @@ def test_large_inputs_run_in_blocks_and_match_small_ones():
         np.testing.assert_array_equal(forward(x[:, :, ::2]), whole[:, :, ::2])  # strided blocks
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_keeps_negative_zero_and_passes_any_gradient(dtype):
+    """relu(-0.) is -0. and relu(-x) is +0., as torch, on NumPy's vectorised and scalar loops
+    (every length to 70, contiguous, strided and offset); the derivative passes ``inf`` and
+    NaN gradients bit for bit where ``x > 0`` or NaN and gives +0. elsewhere."""
+    for length in range(1, 71):
+        zeros = np.full(2 * length + 1, -0.0, dtype)
+        for x in (zeros[:length], zeros[::2][:length], zeros[1:length + 1]):
+            assert np.signbit(npconv.relu(x)).all()
+            assert not np.signbit(npconv.relu(x - 1)).any() and not npconv.relu(x - 1).any()
+    x = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0, np.nan, np.inf, -np.inf] * 5, dtype)
+    g = np.array([np.inf, -np.inf, np.nan, -np.inf, np.nan, np.inf, -0.0, 5.0] * 5, dtype)
+    expected = np.where(x <= 0, dtype(0), g)  # np.where: +0. where blocked, else g's bits
+    got = npconv.relu_backward(g, x)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got.view(f"i{got.itemsize}"),
+                                  expected.view(f"i{got.itemsize}"))
+
+
+def test_relu_streams_large_arrays_in_blocks_on_the_pool():
+    from npconv.ops import pointwise
+    rng = np.random.default_rng(3)
+    cells = 3 * (2 * pointwise.STREAM_BLOCK_CELLS // 3 + 1001)  # three blocks
+    x, g = rng.standard_normal((2, cells)).astype(np.float32)
+    x[::7] = -0.0
+    y, gx = npconv.relu(x), npconv.relu_backward(g, x)
+    np.testing.assert_array_equal(y.view(np.int32), np.where(x < 0, 0, x).view(np.int32))
+    np.testing.assert_array_equal(gx.view(np.int32), np.where(x <= 0, 0, g).view(np.int32))
+    strided = x.reshape(3, -1)[:, ::3]  # blocks of rows, not flat
+    np.testing.assert_array_equal(npconv.relu(strided), y.reshape(3, -1)[:, ::3])
+
+
 def test_erf_to_float64_accuracy():
     from npconv.ops.activations import erf
     x = np.concatenate([np.linspace(-7, 7, 20001), [0.0, -0.0, np.inf, -np.inf, 1e-300, 30.0]])

@@ -29,7 +29,7 @@ from .. import config
 from ..window.blocks import quiet
 from .arguments import FLOAT_DTYPES, _as_int, as_float_array
 from .common import check_grad_output
-from .pointwise import BLOCK_CELLS, apply
+from .pointwise import BLOCK_CELLS, STREAM_BLOCK_CELLS, apply
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -62,14 +62,15 @@ def _gradient(op, grad_output, x):
     return check_grad_output(op, grad_output, x.shape, False, x)
 
 
-def _backward(op, grad_output, input, derivative, temporaries=8):
+def _backward(op, grad_output, input, derivative, temporaries=8, block_cells=BLOCK_CELLS):
     """``grad_output * derivative`` cell by cell, in the dtype of ``input``."""
     x = as_float_array(input, op, "input")
     gy = _gradient(op, grad_output, x)
     dtype = x.dtype
     if gy.dtype != x.dtype:
         x = x.astype(gy.dtype)
-    return apply(derivative, [gy, x], gy.dtype, temporaries).astype(dtype, copy=False)
+    return apply(derivative, [gy, x], gy.dtype, temporaries, block_cells).astype(dtype,
+                                                                              copy=False)
 
 
 #: float64 temporaries per cell of the erf-based gelu (the series' terms and sums, the
@@ -90,13 +91,14 @@ def relu(input, inplace=False):
     array([ 0.,  0.,  2., nan])
     """
     x = _input("relu", input, inplace)
-    return apply(_relu, [x], x.dtype)
+    return apply(_relu, [x], x.dtype, block_cells=STREAM_BLOCK_CELLS)
 
 
 def _relu(x):
-    out = np.maximum(x, 0, out=np.empty_like(x))  # NaN stays NaN
-    np.copyto(out, x, where=x == 0)                # and -0. stays -0., as torch's
-    return out
+    """One pass.  NaN stays NaN, and ``-0.`` stays ``-0.``, as torch's: where its operands
+    are equal, NumPy's ``maximum`` returns the second (``test_relu_keeps_negative_zero``
+    holds it to that on every loop, vectorised and scalar)."""
+    return np.maximum(0, x)
 
 
 @quiet
@@ -109,19 +111,21 @@ def relu_backward(grad_output, input):
     >>> npconv.relu_backward(np.ones(3), np.array([-1.0, 0.0, 2.0]))
     array([0., 0., 1.])
     """
-    return _backward("relu_backward", grad_output, input, _relu_derivative)
+    return _backward("relu_backward", grad_output, input, _relu_derivative,
+                     block_cells=STREAM_BLOCK_CELLS)
 
 
 def _relu_derivative(g, x):
-    """``x <= 0 ? 0 : g``.  A product with the mask is several times faster than ``np.where``;
-    adding ``+0.0`` turns its ``-0.0`` into torch's ``0.0``; a non-finite ``g`` (which the mask
-    would turn into NaN) takes ``np.where``."""
-    passes = ~(x <= 0)
-    out = np.multiply(g, passes)
-    out += 0.0
-    if not np.isfinite(out).all():
-        return np.where(passes, g, 0)
-    return out
+    """``x <= 0 ? 0 : g`` (``+0.``, as torch), exact for any ``g`` (infinities, NaN).
+
+    The bits of ``g`` under a mask of all ones or all zeros, an integer of the
+    float's width: several times faster than ``np.where``, and faster than a
+    product with the mask, which would also need a pass to catch ``inf * 0``.
+    """
+    bits = np.dtype(f"i{g.itemsize}")
+    mask = np.less_equal(x, 0).view(np.uint8).astype(bits)  # 1 where blocked (not at NaN)
+    mask -= 1                                                # 0 where blocked, else all ones
+    return np.bitwise_and(g.view(bits), mask, out=mask).view(g.dtype)
 
 
 def _hardtanh(x, low, high):

@@ -17,17 +17,25 @@ from ..window.blocks import even_step, run_blocks
 #: 32K to 1M on the activations of a 32x64x56x56 array).
 BLOCK_CELLS = 1 << 18
 
+#: Cells per block of a streaming kernel: one pass or two over memory and no float64
+#: temporaries (``relu`` and its derivative).  Up to this many cells one call on the caller's
+#: thread is faster than blocks on the pool, whose hand-offs and extra copy cost more than
+#: the pass (1.5-2x on 0.3-0.5M cells, measured on AMD EPYC; the performance guide has the
+#: figures); above it, blocks of this size on the pool are faster than one call.
+STREAM_BLOCK_CELLS = 1 << 20
 
-def apply(kernel, arrays, dtype, temporaries=8):
+
+def apply(kernel, arrays, dtype, temporaries=8, block_cells=BLOCK_CELLS):
     """``kernel(*blocks) -> block`` over same-shape ``arrays``, into a new array of ``dtype``.
 
-    C-contiguous operands are cut into flat blocks; others into blocks of
-    their leading axis (a block is then at least one sub-array).  A block's
-    ``temporaries`` float64 copies fit a thread's share of the workspace.
+    C-contiguous operands are cut into flat blocks of about ``block_cells``
+    cells; others into blocks of their leading axis (a block is then at least
+    one sub-array).  A block's ``temporaries`` float64 copies fit a thread's
+    share of the workspace.
     """
     shape = arrays[0].shape
     resources = config.resources()
-    if arrays[0].size <= min(BLOCK_CELLS, resources.workspace // (8 * temporaries)):
+    if arrays[0].size <= min(block_cells, resources.workspace // (8 * temporaries)):
         result = np.asarray(kernel(*arrays))  # one block: the kernel's own result, no copy
         if any(np.may_share_memory(result, a) for a in arrays):
             return np.array(result, dtype=dtype)
@@ -38,7 +46,7 @@ def apply(kernel, arrays, dtype, temporaries=8):
     else:
         operands, target = arrays, out
     per_row = max(1, target[0].size if target.ndim > 1 else 1)
-    cells = min(BLOCK_CELLS, resources.workspace // (8 * temporaries * resources.threads))
+    cells = min(block_cells, resources.workspace // (8 * temporaries * resources.threads))
     step = even_step(len(target), cells // per_row)
     blocks = [slice(start, start + step) for start in range(0, len(target), step)]
 
