@@ -19,6 +19,7 @@ ADAPTIVE_CASES = [
     ((6, 7), (4, 3), (4, 3)),
     ((5, 9), (None, 2), (5, 2)),      # None keeps the input size
     ((6, 6), 1, (1, 1)),              # global pooling
+    ((4, 6, 8), (2, 3, 4), (2, 3, 4)),  # tiles in every dimension: one reduction
     ((4, 5, 3), (3, 2, 3), (3, 2, 3)),
 ]
 

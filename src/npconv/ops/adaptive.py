@@ -6,8 +6,10 @@ An adaptive pool picks its windows from the sizes alone: along a dimension of
 and overlap, so they are not a :class:`~npconv.window.geometry.Window`; but they are
 separable: a window is a product of per-dimension ranges.
 
-* Average pooling is one small averaging matrix per dimension, applied by a
-  matrix product along that axis; its backward pass applies the transposes.
+* Average pooling sums the windows a dimension at a time (one reduction over
+  all dimensions when the windows tile every one of them), and divides by
+  the window sizes; its backward pass is the adjoint, again a window sum per
+  dimension (a gather where each input cell lies in one window).
 * Max pooling reduces one dimension at a time, last dimension first, carrying
   each partial maximum's flat index.  Within a dimension it walks the window
   offsets (as many as the longest window) and a cell wins when it is greater
@@ -57,15 +59,16 @@ def window_bounds(in_size, out_size):
 def _window_sum(x, axis, start, stop):
     """Sum ``x`` along ``axis`` over the windows ``[start[o], stop[o])``, one per output cell.
 
-    Windows of one length tiling the axis take a reshape; otherwise the
-    offsets within a window are walked, one gather per offset.
+    Windows of one cell are a gather (the backward pass of windows that do
+    not overlap); windows of one length tiling the axis take a reshape;
+    otherwise the offsets within a window are walked, one gather per offset.
     """
     lengths = stop - start
-    size = x.shape[axis]
-    if len(start) and (lengths == lengths[0]).all() and lengths[0] * len(start) == size \
-            and (start == np.arange(len(start)) * lengths[0]).all():
-        tiles = x.shape[:axis] + (len(start), int(lengths[0])) + x.shape[axis + 1:]
-        return x.reshape(tiles).sum(axis=axis + 1)
+    if len(start) and (lengths == 1).all():
+        return np.take(x, start, axis=axis)
+    tile = _tile_length(x.shape[axis], start, stop)
+    if tile:
+        return x.reshape(x.shape[:axis] + (len(start), tile) + x.shape[axis + 1:]).sum(axis + 1)
     shape = x.shape[:axis] + (len(start),) + x.shape[axis + 1:]
     total = np.zeros(shape, x.dtype)
     trailing = (1,) * (x.ndim - axis - 1)
@@ -74,6 +77,15 @@ def _window_sum(x, axis, start, stop):
         inside = (offset < lengths).reshape((-1,) + trailing)
         total += np.where(inside, np.take(x, cells, axis=axis), 0)
     return total
+
+
+def _tile_length(size, start, stop):
+    """The length of windows ``[start, stop)`` that tile an axis of ``size`` cells end to end, else 0."""
+    lengths = stop - start
+    if len(start) and lengths[0] * len(start) == size and (lengths == lengths[0]).all() \
+            and (start == np.arange(len(start)) * lengths[0]).all():
+        return int(lengths[0])
+    return 0
 
 
 def _scaled(x, axis, factor):
@@ -87,7 +99,18 @@ def all_bounds(in_spatial, out_shape):
 
 
 def _adaptive_avg(x, bounds):
-    """Average ``x`` (batched) over the adaptive windows ``bounds`` (``(start, stop)`` per dimension)."""
+    """Average ``x`` (batched) over the adaptive windows ``bounds`` (``(start, stop)`` per dimension).
+
+    Windows that tile every dimension (global pooling, integer ratios) are
+    one reduction over all window axes and one division, as torch's
+    ``sum / count``; others go a dimension at a time.
+    """
+    tiles = [_tile_length(size, start, stop) for size, (start, stop) in zip(x.shape[2:], bounds)]
+    if all(tiles):
+        shape = x.shape[:2] + tuple(cells for (start, _), tile in zip(bounds, tiles)
+                                    for cells in (len(start), tile))
+        sums = x.reshape(shape).sum(axis=tuple(range(3, len(shape), 2)))
+        return sums / x.dtype.type(math.prod(tiles))
     result = x
     for dim, (start, stop) in enumerate(bounds):
         result = _scaled(_window_sum(result, 2 + dim, start, stop), 2 + dim, 1 / (stop - start))
