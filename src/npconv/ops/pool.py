@@ -106,16 +106,18 @@ def _first_cells(window, strides=None):
     return _flat_index(window, first, strides or _plane_strides(window))
 
 
-def cell_reader(x, window, passes=1):
+def cell_reader(x, window):
     """A function from a kernel offset ``(offset, in_slices, out_slices)`` to the cells of ``x`` it reads.
 
-    With a stride above 1 the cells come from the flat phases of ``x``
-    (:mod:`npconv.window.phases`, the layout im2col and depthwise use): each
-    offset reads a block of one phase, contiguous along the last dimension.
-    The copy pays for itself when a cell is read more than once: by
-    ``passes`` passes, or by the several offsets of overlapping windows.
+    Overlapping windows with a stride above 1 read their cells from the flat
+    phases of ``x`` (:mod:`npconv.window.phases`, the layout im2col and
+    depthwise use): each offset reads a block of one phase, contiguous along
+    the last dimension, and the copy pays for itself because the offsets read
+    each cell several times.  Windows that do not overlap read ``x`` in place:
+    strided reads were faster than the copy even for the two passes of the
+    forward pass with indices (2x2/2: 17.9 against 21.4 ms on 32x64x56x56).
     """
-    if all(s == 1 for s in window.stride) or (passes == 1 and window.disjoint):
+    if all(s == 1 for s in window.stride) or window.disjoint:
         return lambda offset, in_sl, out_sl: x[_ALL2 + in_sl]
     flat = flat_phases(window)
     phases = np.empty((x.shape[0], len(flat.residues), x.shape[1], flat.volume), x.dtype)
@@ -161,7 +163,7 @@ def max_pool_forward(x, window, values, indices, strides=None):
     its caller adds the part's origin).
     """
     strides = strides or _plane_strides(window)
-    read = cell_reader(x, window, passes=2)
+    read = cell_reader(x, window)
     max_pool_values(x, window, values, read)
     unclaimed = np.iinfo(np.min_scalar_type(len(window.offsets))).max
     winner = np.full(values.shape, unclaimed, np.min_scalar_type(len(window.offsets)))
