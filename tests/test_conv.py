@@ -282,16 +282,16 @@ def test_row_products_forward(ndim, spatial, channels, out_channels, groups, ker
 ])
 def test_gradient_column_blocks(ndim, spatial, channels, out_channels, groups, kernel, stride,
                                 padding, dilation, block_bytes, monkeypatch):
-    """The gradient-columns backward pass builds its columns in blocks of cells that start
-    anywhere in a sample (one cell, a few, more than a sample): every geometry against the
-    reference, through the blocks."""
+    """The gradient-columns backward pass builds its columns, merged into rows of taps, in
+    blocks of cells that start anywhere in a sample (one cell, a few, more than a sample): every
+    geometry against the reference, through the blocks."""
     from npconv.engine import im2col
 
     monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(im2col, "MIN_BLOCK_CELLS", 1)
     blocks = []
-    gather = im2col._GradientColumns.gather
-    monkeypatch.setattr(im2col._GradientColumns, "gather", lambda self, *a: blocks.append(
+    gather = im2col._GradientColumns.gather_rows
+    monkeypatch.setattr(im2col._GradientColumns, "gather_rows", lambda self, *a: blocks.append(
         (self.block, self.flat.volume)) or gather(self, *a))
     run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation,
              batch=3)
@@ -306,7 +306,7 @@ def test_column_blocks_have_a_floor(monkeypatch):
 
     monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", 1)
     seen = {}
-    for name in ("gather", "spread"):
+    for name in ("gather_rows", "spread"):
         method = getattr(im2col._GradientColumns, name)
         monkeypatch.setattr(im2col._GradientColumns, name, lambda self, *a, _m=method: seen.update(
             gradient=self.block) or _m(self, *a))

@@ -25,7 +25,9 @@ and no second copy of the input's windows::
 With a chunk's samples laid end to end, the columns of any range of cells
 are a few slices of the output gradient, so they are built a cache-sized
 block of cells at a time (:data:`COLUMN_BLOCK_BYTES`), and both products
-read them from the cache.
+read them from the cache.  Only the taps along the last kernel dimension are
+copied (rows of taps, as in the forward pass's :func:`_forward_rows`); the
+other taps are slices of the same block.
 
 It pays when the output has no more channels than the input (the columns
 are ``K * volume`` against ``C * positions`` per tap).
@@ -431,6 +433,26 @@ def row_products_preferred(flat, channels, groups, out_channels):
             and 2 * out_channels * flat.volume <= channels * kernel_volume * flat.positions)
 
 
+def _tap_rows(flat):
+    """Each phase's taps as rows along the last kernel dimension: ``[(grid, leads)]``.
+
+    ``grid`` is the phase's :class:`~npconv.window.phases.TapGrid`; a row
+    holds its ``m = grid.counts[-1]`` taps along the last kernel dimension,
+    flat shifts ``grid.shift + lead_shift + i * grid.steps[-1]``.  ``leads``
+    lists the rows as ``(kernel_index, lead_shift)``: ``weight[(:, :) +
+    kernel_index]`` is the row's weights ``(K, C/G, m)``.
+    """
+    rows = []
+    for grid in flat.tap_grids:
+        leads = []
+        for lead in itertools.product(*(range(count) for count in grid.counts[:-1])):
+            offset = tuple(sl.start + i * sl.step for sl, i in zip(grid.kernel_slices, lead))
+            leads.append((offset + (grid.kernel_slices[-1],),
+                          sum(i * step for i, step in zip(lead, grid.steps))))
+        rows.append((grid, leads))
+    return rows
+
+
 def _forward_rows(x, weight, flat, groups, y, plan):
     """``y`` of a forward pass whose columns are merged along the last kernel dimension only.
 
@@ -452,16 +474,12 @@ def _forward_rows(x, weight, flat, groups, y, plan):
     volume, positions, itemsize = flat.volume, flat.positions, x.dtype.itemsize
     largest = max(chunk.stop - chunk.start for chunk in plan.pieces)
     phase_rows = []  # per phase: (phase, first shift, step, m, [(lead shift, W_row)])
-    for grid in flat.tap_grids:
-        lead_offsets = itertools.product(*(range(count) for count in grid.counts[:-1]))
-        last = grid.kernel_slices[-1]
+    for grid, leads in _tap_rows(flat):
         products = []
-        for lead in lead_offsets:
-            offset = tuple(sl.start + i * sl.step for sl, i in zip(grid.kernel_slices, lead))
-            w_row = weight[(slice(None), slice(None)) + offset + (last,)]  # (K, C/G, m)
+        for index, lead_shift in leads:
+            w_row = weight[(slice(None), slice(None)) + index]  # (K, C/G, m)
             w_row = w_row.reshape(groups, group_out, group_in, -1).transpose(0, 1, 3, 2)
-            products.append((sum(i * step for i, step in zip(lead, grid.steps)),
-                             np.ascontiguousarray(w_row).reshape(groups, group_out, -1)))
+            products.append((lead_shift, np.ascontiguousarray(w_row).reshape(groups, group_out, -1)))
         phase_rows.append((grid.phase, grid.shift, grid.steps[-1], grid.counts[-1], products))
     extent = max(max(shift for shift, _ in products) for *_, products in phase_rows)
     widest = max(count for *_, count, _ in phase_rows)
@@ -596,8 +614,9 @@ class _GradientColumns:
     pairs phase cell ``q`` with output gradient cell ``q - t`` of the same
     flat axis: a cell ``q - t`` that falls before its sample's start lands in
     the previous sample's zero tail (``t <= volume - positions``), or in the
-    leading zeros.  ``cols`` holds a block of one phase's gradient columns
-    ``(K, taps, length)``.
+    leading zeros.  ``cols`` holds a block of a phase's gradient columns,
+    merged along the last kernel dimension (:meth:`gather_rows`); ``term``
+    one product's block of the input gradient.
     """
 
     def __init__(self, flat, largest, dtype, channels, out_channels, resources):
@@ -605,29 +624,34 @@ class _GradientColumns:
         self.flat = flat
         self.channels, self.out_channels = channels, out_channels
         self.front = max(shift for _, _, shift in flat.taps)
+        self.tap_rows = _tap_rows(flat)
+        widest = self.widest(flat)
+        extent = max(lead_shift for _, leads in self.tap_rows for _, lead_shift in leads)
         length = largest * flat.volume
-        taps = self.most_taps(flat)
         self.block = max(1, min(length - self.front, max(
-            MIN_BLOCK_CELLS, COLUMN_BLOCK_BYTES // (out_channels * taps * dtype.itemsize))))
+            MIN_BLOCK_CELLS,
+            COLUMN_BLOCK_BYTES // (out_channels * widest * dtype.itemsize) - extent)))
         phases = (len(flat.residues), channels, length)
-        self.rows, self.cols, self.x_phases, self.grad_phases = scratch(
-            [(out_channels, self.front + length), (out_channels * taps * self.block,),
-             phases, phases], dtype, resources.workspace)
+        self.rows, self.cols, self.term, self.x_phases, self.grad_phases = scratch(
+            [(out_channels, self.front + length), (out_channels * widest * (self.block + extent),),
+             (channels, self.block), phases, phases], dtype, resources.workspace)
         self.rows[:, :self.front] = 0
         self.phase_blocks = channel_blocks(channels, 2 * length * len(flat.residues)
                                            * dtype.itemsize)
 
     @staticmethod
-    def most_taps(flat):
-        return max(sum(1 for _, phase, _ in flat.taps if phase == index)
-                   for index in range(len(flat.residues)))
+    def widest(flat):
+        """The most taps along the last kernel dimension in a phase: the width of the rows."""
+        return max(grid.counts[-1] for grid in flat.tap_grids)
 
     @classmethod
     def bytes_per_sample(cls, flat, channels, out_channels, dtype):
-        """An upper bound: with ``front < volume``, rows and a column block of at most
-        ``n*volume - front`` cells take at most ``K * (1 + taps) * volume`` cells per sample."""
-        cells = (out_channels * (1 + cls.most_taps(flat)) * flat.volume
-                 + 2 * channels * len(flat.residues) * flat.volume)
+        """An upper bound: with ``front < volume``, a block of at most ``n*volume - front``
+        cells and rows that reach at most ``front`` cells further, the output gradient's rows,
+        a block of merged rows and a product's block take at most ``K * (2 + widest) + C``
+        cells per sample and ``volume``."""
+        cells = (out_channels * (2 + cls.widest(flat)) + channels
+                 + 2 * channels * len(flat.residues)) * flat.volume
         return cells * dtype.itemsize
 
     def spread(self, grad_output):
@@ -663,51 +687,52 @@ class _GradientColumns:
         """``(phases, C, n*volume)`` as the flat-phase layout ``(n, phases, C, volume)``."""
         return phases.reshape(phases.shape[:2] + (n, self.flat.volume)).transpose(2, 0, 1, 3)
 
-    def gather(self, shifts, start, stop):
-        """The gradient columns ``(K, taps, stop - start)`` of flat cells ``start:stop`` of a phase.
+    def gather_rows(self, grid, extent, start, stop):
+        """The merged gradient columns ``(K, m, stop - start + extent)`` of phase cells
+        ``start:stop`` through ``grid``'s taps; ``extent``: the largest lead shift of its rows.
 
-        Column cell ``q`` of tap ``t`` holds the output gradient cell ``q - t``
-        (zero where there is none): the gradient that phase cell ``q``
-        receives through that tap.
+        Cell ``(k, i, j)`` is output gradient cell ``start - grid.shift -
+        extent - i*step + j`` (zero where there is none).  So the row of lead
+        shift ``u`` is the slice ``j = extent - u + q`` for ``q < stop -
+        start``: its cell ``(k, i, q)`` is what phase cell ``start + q``
+        receives through the tap of flat shift ``grid.shift + u + i*step``.
+        One strided copy, ``m`` copies of the block per row of taps in place of
+        one per tap.
         """
-        shape = (self.out_channels, len(shifts), stop - start)
-        cols = self.cols[:math.prod(shape)].reshape(shape)
-        base = self.front + start
-        for tap, shift in enumerate(shifts):
-            cols[:, tap] = self.rows[:, base - shift:base - shift + stop - start]
-        return cols
-
-
-def _phase_taps(flat):
-    """Per phase: the flat kernel indices (slots) and the flat shifts of its taps."""
-    result = [([], []) for _ in flat.residues]
-    for slot, (_, phase, shift) in zip(flat.slots, flat.taps):
-        result[phase][0].append(slot)
-        result[phase][1].append(shift)
-    return result
+        count, step = grid.counts[-1], grid.steps[-1]
+        shape = (self.out_channels, count, stop - start + extent)
+        merged = self.cols[:math.prod(shape)].reshape(shape)
+        source = self.rows[:, self.front + start - grid.shift - extent:]
+        np.copyto(merged, np.lib.stride_tricks.as_strided(
+            source, shape=shape, strides=(source.strides[0], -step * source.itemsize,
+                                          source.itemsize), writeable=False))
+        return merged
 
 
 def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                grad_weight, plan):
     """Both gradients from the chunk's samples laid end to end (see :class:`_GradientColumns`).
 
-    Per phase ``r``, a block of cells at a time, the gradient columns are
-    built once, while they are in the CPU cache, and both products read them::
+    Per phase, a block of cells at a time, the gradient columns of the taps
+    along the last kernel dimension are built once, merged
+    (:meth:`_GradientColumns.gather_rows`), while they are in the CPU cache.
+    Each row of taps (lead shift ``u``, weights ``W_u``) is a slice of them
+    that both products read::
 
-        grad_phase_r[:, block] = W_r^T (C/G, K/G * taps_r) @ columns (K/G * taps_r, block)
-        grad_W_r (K/G * taps_r, C/G) += columns @ phase_r[:, block]^T
+        grad_phase[:, block] += W_u^T (C/G, K/G * m) @ columns_u (K/G * m, block)
+        grad_W_u (K/G * m, C/G) += columns_u @ phase[:, block]^T (block, C/G)
     """
     out_channels = grad_output.shape[1]
     buffers = _buffers(_GradientColumns, flat, plan, channels, out_channels, grad_output.dtype)
     group_out, group_in = out_channels // groups, channels // groups
-    phase_taps = _phase_taps(flat)
-    if grad_input is not None:
-        w_taps = weight.reshape(groups, group_out, group_in, -1)
-        w_phases = [w_taps[..., slots].transpose(0, 2, 1, 3).reshape(groups, group_in, -1)
-                    for slots, _ in phase_taps]
-    if grad_weight is not None:  # per phase, (G, K/G * taps, C/G)
-        sums = [np.zeros((groups, group_out * len(slots), group_in), grad_weight.dtype)
-                for slots, _ in phase_taps]
+    tap_rows = buffers.tap_rows
+    if grad_input is not None:  # per row of taps, (G, C/G, K/G * m)
+        w_rows = [[np.ascontiguousarray(weight[(slice(None), slice(None)) + index].reshape(
+            groups, group_out, group_in, -1).transpose(0, 2, 1, 3)).reshape(groups, group_in, -1)
+            for index, _ in leads] for _, leads in tap_rows]
+    if grad_weight is not None:  # per row of taps, (G, K/G * m, C/G)
+        sums = [[np.zeros((groups, group_out * grid.counts[-1], group_in), grad_weight.dtype)
+                 for _ in leads] for grid, leads in tap_rows]
     for chunk in plan.pieces:
         n = chunk.stop - chunk.start
         length = buffers.spread(grad_output[chunk]).shape[-1]
@@ -716,20 +741,30 @@ def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, g
             buffers.pack(x[chunk], x_phases)
         if grad_input is not None:
             grad_phases = buffers.phases_of(buffers.grad_phases, n)
-        for index, (_, shifts) in enumerate(phase_taps):
+        for number, (grid, leads) in enumerate(tap_rows):
+            extent = max(lead_shift for _, lead_shift in leads)
             for start in range(0, length, buffers.block):
                 stop = min(length, start + buffers.block)
-                cols = buffers.gather(shifts, start, stop).reshape(groups, -1, stop - start)
+                merged = buffers.gather_rows(grid, extent, start, stop).reshape(
+                    groups, group_out * grid.counts[-1], -1)
                 if grad_weight is not None:
-                    x_block = x_phases[index].reshape(groups, group_in, length)[..., start:stop]
-                    sums[index] += inner_products(cols, x_block)
+                    x_block = x_phases[grid.phase].reshape(groups, group_in, length)[..., start:stop]
                 if grad_input is not None:
-                    out = grad_phases[index].reshape(groups, group_in, length)[..., start:stop]
-                    np.matmul(w_phases[index], cols, out=out)
+                    out = grad_phases[grid.phase].reshape(groups, group_in, length)[..., start:stop]
+                    term = buffers.term[:, :stop - start].reshape(out.shape)
+                for row, (_, lead_shift) in enumerate(leads):
+                    columns = merged[..., extent - lead_shift:][..., :stop - start]
+                    if grad_weight is not None:
+                        sums[number][row] += inner_products(columns, x_block)
+                    if grad_input is not None:  # the first row writes the block, the others add
+                        np.matmul(w_rows[number][row], columns, out=term if row else out)
+                        if row:
+                            out += term
         if grad_input is not None:
             buffers.unpack(grad_phases, grad_input[chunk])
     if grad_weight is not None:
-        gw_taps = grad_weight.reshape(groups, group_out, group_in, -1)
-        for (slots, _), total in zip(phase_taps, sums):
-            gw_taps[..., slots] += total.reshape(
-                groups, group_out, len(slots), group_in).transpose(0, 1, 3, 2)
+        for (grid, leads), totals in zip(tap_rows, sums):
+            for (index, _), total in zip(leads, totals):
+                grad_weight[(slice(None), slice(None)) + index] += total.reshape(
+                    groups, group_out, -1, group_in).transpose(0, 1, 3, 2).reshape(
+                    out_channels, group_in, -1)
