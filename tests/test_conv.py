@@ -279,24 +279,28 @@ def test_row_products_forward(ndim, spatial, channels, out_channels, groups, ker
     (2, (8, 8), 3, 2, 1, 3, (3, 1), 2, 1),
     (1, (23,), 5, 3, 1, 5, 2, 3, 2),
     (3, (5, 6, 4), 2, 2, 1, 3, 1, 1, 1),
+    (2, (9, 8), 4, 3, 1, 5, 1, 2, 1),               # five rows of taps: merged
+    (3, (6, 5, 7), 2, 3, 1, 3, (1, 2, 1), 1, 1),    # phases with six rows and with three
 ])
 def test_gradient_column_blocks(ndim, spatial, channels, out_channels, groups, kernel, stride,
                                 padding, dilation, block_bytes, monkeypatch):
-    """The gradient-columns backward pass builds its columns, merged into rows of taps, in
-    blocks of cells that start anywhere in a sample (one cell, a few, more than a sample): every
-    geometry against the reference, through the blocks."""
+    """The gradient-columns backward pass builds its columns (a phase's taps, or one row of
+    them that the others are slices of) in blocks of cells that start anywhere in a sample (one
+    cell, a few, more than a sample): every geometry against the reference, through the blocks."""
     from npconv.engine import im2col
 
     monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", block_bytes)
     monkeypatch.setattr(im2col, "MIN_BLOCK_CELLS", 1)
     blocks = []
-    gather = im2col._GradientColumns.gather_rows
-    monkeypatch.setattr(im2col._GradientColumns, "gather_rows", lambda self, *a: blocks.append(
-        (self.block, self.flat.volume)) or gather(self, *a))
+    gather = im2col._GradientColumns.gather
+    monkeypatch.setattr(im2col._GradientColumns, "gather", lambda self, *a: blocks.append(
+        (self.block, self.flat.volume, a[1])) or gather(self, *a))
     run_case(ndim, spatial, channels, out_channels, groups, kernel, stride, padding, dilation,
              batch=3)
-    assert blocks and all(block < 3 * volume for block, volume in blocks)
-    assert block_bytes > 1 or {block for block, _ in blocks} == {1}
+    assert blocks and all(block < 3 * volume for block, volume, _ in blocks)
+    assert block_bytes > 1 or {block for block, _, _ in blocks} == {1}
+    # rows merged (a nonzero extent) where a phase has more than three rows of taps
+    assert any(extent for *_, extent in blocks) == (ndim == 3 or (ndim == 2 and kernel == 5))
 
 
 def test_column_blocks_have_a_floor(monkeypatch):
@@ -306,7 +310,7 @@ def test_column_blocks_have_a_floor(monkeypatch):
 
     monkeypatch.setattr(im2col, "COLUMN_BLOCK_BYTES", 1)
     seen = {}
-    for name in ("gather_rows", "spread"):
+    for name in ("gather", "spread"):
         method = getattr(im2col._GradientColumns, name)
         monkeypatch.setattr(im2col._GradientColumns, name, lambda self, *a, _m=method: seen.update(
             gradient=self.block) or _m(self, *a))

@@ -25,9 +25,9 @@ and no second copy of the input's windows::
 With a chunk's samples laid end to end, the columns of any range of cells
 are a few slices of the output gradient, so they are built a cache-sized
 block of cells at a time (:data:`COLUMN_BLOCK_BYTES`), and both products
-read them from the cache.  Only the taps along the last kernel dimension are
-copied (rows of taps, as in the forward pass's :func:`_forward_rows`); the
-other taps are slices of the same block.
+read them from the cache.  Where a phase has many rows of taps along the
+last kernel dimension, only one row's taps are copied (as in the forward
+pass's :func:`_forward_rows`) and the other rows are slices of the same block.
 
 It pays when the output has no more channels than the input (the columns
 are ``K * volume`` against ``C * positions`` per tap).
@@ -66,6 +66,12 @@ COLUMN_BLOCK_BYTES = 2 << 20
 #: Blocks hold at least this many cells (or all there are), however wide their columns: a
 #: product over fewer is mostly call overhead.
 MIN_BLOCK_CELLS = 256
+
+#: The gradient-columns backward pass copies a phase's taps one by one while it has at most
+#: this many rows of taps along the last kernel dimension (2-D 3x3 kernels: three), and merges
+#: them into rows above that (5x5, 3-D), where the copies they save outweigh the shallower
+#: products (docs/guides/performance.md has the figures).
+MERGED_ROWS_ABOVE = 3
 
 
 def _buffers(buffer_class, flat, plan, channels, out_channels, dtype):
@@ -624,9 +630,10 @@ class _GradientColumns:
         self.flat = flat
         self.channels, self.out_channels = channels, out_channels
         self.front = max(shift for _, _, shift in flat.taps)
-        self.tap_rows = _tap_rows(flat)
-        widest = self.widest(flat)
-        extent = max(lead_shift for _, leads in self.tap_rows for _, lead_shift in leads)
+        self.groups = self.row_groups(flat)
+        widest = max(len(shifts) for _, shifts, _, _ in self.groups)
+        extent = max(extent for _, _, extent, _ in self.groups)
+        merged = any(len(rows) > 1 for *_, rows in self.groups)
         length = largest * flat.volume
         self.block = max(1, min(length - self.front, max(
             MIN_BLOCK_CELLS,
@@ -634,23 +641,51 @@ class _GradientColumns:
         phases = (len(flat.residues), channels, length)
         self.rows, self.cols, self.term, self.x_phases, self.grad_phases = scratch(
             [(out_channels, self.front + length), (out_channels * widest * (self.block + extent),),
-             (channels, self.block), phases, phases], dtype, resources.workspace)
+             (channels, self.block if merged else 0), phases, phases], dtype,
+            resources.workspace)
         self.rows[:, :self.front] = 0
         self.phase_blocks = channel_blocks(channels, 2 * length * len(flat.residues)
                                            * dtype.itemsize)
 
     @staticmethod
-    def widest(flat):
-        """The most taps along the last kernel dimension in a phase: the width of the rows."""
-        return max(grid.counts[-1] for grid in flat.tap_grids)
+    def row_groups(flat):
+        """Per phase, its taps as ``(phase, shifts, extent, rows)``: the columns of a block are
+        ``(K, len(shifts), block + extent)`` (:meth:`gather`), and each row ``(slots,
+        lead_shift)`` reads the slice ``extent - lead_shift`` of them, the taps of flat kernel
+        indices ``slots``.
+
+        A phase with at most :data:`MERGED_ROWS_ABOVE` rows of taps along the
+        last kernel dimension is one row of all its taps; above that, its rows
+        are merged: the columns hold the taps of one row, and the others are
+        slices of them (:func:`_tap_rows`).
+        """
+        groups = []
+        kernel = flat.window.kernel
+        for grid, leads in _tap_rows(flat):
+            step = grid.steps[-1]
+            last = range(kernel[-1])[grid.kernel_slices[-1]]
+            rows = [([int(np.ravel_multi_index(index[:-1] + (j,), kernel)) for j in last],
+                     lead_shift) for index, lead_shift in leads]
+            merged = [grid.shift + i * step for i in range(len(last))]
+            if len(rows) > MERGED_ROWS_ABOVE:
+                groups.append((grid.phase, merged,
+                               max(lead_shift for _, lead_shift in rows), rows))
+            else:
+                groups.append((grid.phase, [lead_shift + shift for _, lead_shift in rows
+                                            for shift in merged], 0,
+                               [([slot for slots, _ in rows for slot in slots], 0)]))
+        return groups
 
     @classmethod
     def bytes_per_sample(cls, flat, channels, out_channels, dtype):
-        """An upper bound: with ``front < volume``, a block of at most ``n*volume - front``
-        cells and rows that reach at most ``front`` cells further, the output gradient's rows,
-        a block of merged rows and a product's block take at most ``K * (2 + widest) + C``
-        cells per sample and ``volume``."""
-        cells = (out_channels * (2 + cls.widest(flat)) + channels
+        """An upper bound.  With ``front < volume`` and a block of at most ``n*volume -
+        front`` cells, the output gradient's rows and a block of columns of ``widest`` taps
+        take at most ``K * (1 + widest)`` cells per sample and ``volume``; merged rows reach up
+        to ``front`` cells further, ``K * (2 + widest)``, and add a product's block, ``C``."""
+        groups = cls.row_groups(flat)
+        widest = max(len(shifts) for _, shifts, _, _ in groups)
+        merged = any(len(rows) > 1 for *_, rows in groups)
+        cells = (out_channels * (1 + widest + merged) + channels * merged
                  + 2 * channels * len(flat.residues)) * flat.volume
         return cells * dtype.itemsize
 
@@ -687,52 +722,47 @@ class _GradientColumns:
         """``(phases, C, n*volume)`` as the flat-phase layout ``(n, phases, C, volume)``."""
         return phases.reshape(phases.shape[:2] + (n, self.flat.volume)).transpose(2, 0, 1, 3)
 
-    def gather_rows(self, grid, extent, start, stop):
-        """The merged gradient columns ``(K, m, stop - start + extent)`` of phase cells
-        ``start:stop`` through ``grid``'s taps; ``extent``: the largest lead shift of its rows.
+    def gather(self, shifts, extent, start, stop):
+        """The gradient columns ``(K, len(shifts), stop - start + extent)`` of phase cells
+        ``start:stop``.
 
-        Cell ``(k, i, j)`` is output gradient cell ``start - grid.shift -
-        extent - i*step + j`` (zero where there is none).  So the row of lead
-        shift ``u`` is the slice ``j = extent - u + q`` for ``q < stop -
-        start``: its cell ``(k, i, q)`` is what phase cell ``start + q``
-        receives through the tap of flat shift ``grid.shift + u + i*step``.
-        One strided copy, ``m`` copies of the block per row of taps in place of
-        one per tap.
+        Cell ``(k, i, j)`` is output gradient cell ``start - extent - shifts[i] + j``
+        (zero where there is none): with ``j = extent - u + q``, the gradient
+        that phase cell ``start + q`` receives through the tap of flat shift
+        ``shifts[i] + u``.  So the taps of a row with lead shift ``u`` are the
+        slice ``[..., extent - u:][..., :stop - start]``.
         """
-        count, step = grid.counts[-1], grid.steps[-1]
-        shape = (self.out_channels, count, stop - start + extent)
-        merged = self.cols[:math.prod(shape)].reshape(shape)
-        source = self.rows[:, self.front + start - grid.shift - extent:]
-        np.copyto(merged, np.lib.stride_tricks.as_strided(
-            source, shape=shape, strides=(source.strides[0], -step * source.itemsize,
-                                          source.itemsize), writeable=False))
-        return merged
+        shape = (self.out_channels, len(shifts), stop - start + extent)
+        cols = self.cols[:math.prod(shape)].reshape(shape)
+        base = self.front + start - extent
+        for tap, shift in enumerate(shifts):
+            cols[:, tap] = self.rows[:, base - shift:base - shift + shape[-1]]
+        return cols
 
 
 def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, grad_input,
                                grad_weight, plan):
     """Both gradients from the chunk's samples laid end to end (see :class:`_GradientColumns`).
 
-    Per phase, a block of cells at a time, the gradient columns of the taps
-    along the last kernel dimension are built once, merged
-    (:meth:`_GradientColumns.gather_rows`), while they are in the CPU cache.
-    Each row of taps (lead shift ``u``, weights ``W_u``) is a slice of them
-    that both products read::
+    Per phase, a block of cells at a time, the gradient columns are built
+    once, while they are in the CPU cache, and both products read them: for
+    each row of taps (:meth:`_GradientColumns.row_groups`; lead shift ``u``,
+    flat kernel indices ``slots``, weights ``W_u``), a slice of them::
 
-        grad_phase[:, block] += W_u^T (C/G, K/G * m) @ columns_u (K/G * m, block)
-        grad_W_u (K/G * m, C/G) += columns_u @ phase[:, block]^T (block, C/G)
+        grad_phase[:, block] += W_u^T (C/G, K/G * taps) @ columns_u (K/G * taps, block)
+        grad_W_u (K/G * taps, C/G) += columns_u @ phase[:, block]^T (block, C/G)
     """
     out_channels = grad_output.shape[1]
     buffers = _buffers(_GradientColumns, flat, plan, channels, out_channels, grad_output.dtype)
     group_out, group_in = out_channels // groups, channels // groups
-    tap_rows = buffers.tap_rows
-    if grad_input is not None:  # per row of taps, (G, C/G, K/G * m)
-        w_rows = [[np.ascontiguousarray(weight[(slice(None), slice(None)) + index].reshape(
-            groups, group_out, group_in, -1).transpose(0, 2, 1, 3)).reshape(groups, group_in, -1)
-            for index, _ in leads] for _, leads in tap_rows]
-    if grad_weight is not None:  # per row of taps, (G, K/G * m, C/G)
-        sums = [[np.zeros((groups, group_out * grid.counts[-1], group_in), grad_weight.dtype)
-                 for _ in leads] for grid, leads in tap_rows]
+    row_groups = buffers.groups
+    if grad_input is not None:  # per row, (G, C/G, K/G * taps)
+        w_taps = weight.reshape(groups, group_out, group_in, -1)
+        w_rows = [[np.ascontiguousarray(w_taps[..., slots].transpose(0, 2, 1, 3)).reshape(
+            groups, group_in, -1) for slots, _ in rows] for *_, rows in row_groups]
+    if grad_weight is not None:  # per row, (G, K/G * taps, C/G)
+        sums = [[np.zeros((groups, group_out * len(slots), group_in), grad_weight.dtype)
+                 for slots, _ in rows] for *_, rows in row_groups]
     for chunk in plan.pieces:
         n = chunk.stop - chunk.start
         length = buffers.spread(grad_output[chunk]).shape[-1]
@@ -741,19 +771,19 @@ def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, g
             buffers.pack(x[chunk], x_phases)
         if grad_input is not None:
             grad_phases = buffers.phases_of(buffers.grad_phases, n)
-        for number, (grid, leads) in enumerate(tap_rows):
-            extent = max(lead_shift for _, lead_shift in leads)
+        for number, (phase, shifts, extent, rows) in enumerate(row_groups):
             for start in range(0, length, buffers.block):
                 stop = min(length, start + buffers.block)
-                merged = buffers.gather_rows(grid, extent, start, stop).reshape(
-                    groups, group_out * grid.counts[-1], -1)
+                cols = buffers.gather(shifts, extent, start, stop).reshape(
+                    groups, group_out * len(shifts), -1)
                 if grad_weight is not None:
-                    x_block = x_phases[grid.phase].reshape(groups, group_in, length)[..., start:stop]
+                    x_block = x_phases[phase].reshape(groups, group_in, length)[..., start:stop]
                 if grad_input is not None:
-                    out = grad_phases[grid.phase].reshape(groups, group_in, length)[..., start:stop]
-                    term = buffers.term[:, :stop - start].reshape(out.shape)
-                for row, (_, lead_shift) in enumerate(leads):
-                    columns = merged[..., extent - lead_shift:][..., :stop - start]
+                    out = grad_phases[phase].reshape(groups, group_in, length)[..., start:stop]
+                    if len(rows) > 1:
+                        term = buffers.term[:, :stop - start].reshape(out.shape)
+                for row, (_, lead_shift) in enumerate(rows):
+                    columns = cols[..., extent - lead_shift:][..., :stop - start]
                     if grad_weight is not None:
                         sums[number][row] += inner_products(columns, x_block)
                     if grad_input is not None:  # the first row writes the block, the others add
@@ -763,8 +793,8 @@ def _backward_gradient_columns(grad_output, weight, flat, groups, channels, x, g
         if grad_input is not None:
             buffers.unpack(grad_phases, grad_input[chunk])
     if grad_weight is not None:
-        for (grid, leads), totals in zip(tap_rows, sums):
-            for (index, _), total in zip(leads, totals):
-                grad_weight[(slice(None), slice(None)) + index] += total.reshape(
-                    groups, group_out, -1, group_in).transpose(0, 1, 3, 2).reshape(
-                    out_channels, group_in, -1)
+        gw_taps = grad_weight.reshape(groups, group_out, group_in, -1)
+        for (*_, rows), totals in zip(row_groups, sums):
+            for (slots, _), total in zip(rows, totals):
+                gw_taps[..., slots] += total.reshape(
+                    groups, group_out, len(slots), group_in).transpose(0, 1, 3, 2)
