@@ -620,9 +620,9 @@ class _GradientColumns:
     pairs phase cell ``q`` with output gradient cell ``q - t`` of the same
     flat axis: a cell ``q - t`` that falls before its sample's start lands in
     the previous sample's zero tail (``t <= volume - positions``), or in the
-    leading zeros.  ``cols`` holds a block of a phase's gradient columns,
-    merged along the last kernel dimension (:meth:`gather_rows`); ``term``
-    one product's block of the input gradient.
+    leading zeros.  ``cols`` holds a block of a phase's gradient columns
+    (:meth:`gather`); ``term``, where rows of taps are merged
+    (:meth:`row_groups`), one product's block of the input gradient.
     """
 
     def __init__(self, flat, largest, dtype, channels, out_channels, resources):
@@ -666,13 +666,13 @@ class _GradientColumns:
             last = range(kernel[-1])[grid.kernel_slices[-1]]
             rows = [([int(np.ravel_multi_index(index[:-1] + (j,), kernel)) for j in last],
                      lead_shift) for index, lead_shift in leads]
-            merged = [grid.shift + i * step for i in range(len(last))]
+            row_shifts = [grid.shift + i * step for i in range(len(last))]
             if len(rows) > MERGED_ROWS_ABOVE:
-                groups.append((grid.phase, merged,
+                groups.append((grid.phase, row_shifts,
                                max(lead_shift for _, lead_shift in rows), rows))
             else:
                 groups.append((grid.phase, [lead_shift + shift for _, lead_shift in rows
-                                            for shift in merged], 0,
+                                            for shift in row_shifts], 0,
                                [([slot for slots, _ in rows for slot in slots], 0)]))
         return groups
 
