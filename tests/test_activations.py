@@ -92,6 +92,12 @@ def test_relu_keeps_negative_zero_and_passes_any_gradient(dtype):
     assert got.dtype == dtype
     np.testing.assert_array_equal(got.view(f"i{got.itemsize}"),
                                   expected.view(f"i{got.itemsize}"))
+    for value, gradient in ((-0.0, 0.0), (-2.0, 0.0), (3.0, 5.0), (np.nan, 5.0)):  # 0-d arrays
+        zero_d = np.array(value, dtype)
+        assert npconv.relu(zero_d).shape == () and npconv.relu_backward(np.array(5.0, dtype),
+                                                                         zero_d) == gradient
+    assert np.signbit(npconv.relu(np.array(-0.0, dtype)))
+    assert npconv.relu_backward(np.ones((0, 3), dtype), np.ones((0, 3), dtype)).shape == (0, 3)
 
 
 def test_relu_streams_large_arrays_in_blocks_on_the_pool():

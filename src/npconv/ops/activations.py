@@ -123,7 +123,7 @@ def _relu_derivative(g, x):
     product with the mask, which would also need a pass to catch ``inf * 0``.
     """
     bits = np.dtype(f"i{g.itemsize}")
-    mask = np.less_equal(x, 0).view(np.uint8).astype(bits)  # 1 where blocked (not at NaN)
+    mask = np.asarray(np.less_equal(x, 0)).view(np.uint8).astype(bits)  # 1 where blocked
     mask -= 1                                                # 0 where blocked, else all ones
     return np.bitwise_and(g.view(bits), mask, out=mask).view(g.dtype)
 
