@@ -445,15 +445,18 @@ def _tap_rows(flat):
     ``grid`` is the phase's :class:`~npconv.window.phases.TapGrid`; a row
     holds its ``m = grid.counts[-1]`` taps along the last kernel dimension,
     flat shifts ``grid.shift + lead_shift + i * grid.steps[-1]``.  ``leads``
-    lists the rows as ``(kernel_index, lead_shift)``: ``weight[(:, :) +
-    kernel_index]`` is the row's weights ``(K, C/G, m)``.
+    lists the rows as ``(slots, lead_shift)``: ``slots`` are the flat kernel
+    indices of the row's taps, so ``weight.reshape(K, C/G, -1)[..., slots]``
+    is its weights ``(K, C/G, m)``.
     """
     rows = []
+    kernel = flat.window.kernel
     for grid in flat.tap_grids:
+        last = range(kernel[-1])[grid.kernel_slices[-1]]
         leads = []
         for lead in itertools.product(*(range(count) for count in grid.counts[:-1])):
             offset = tuple(sl.start + i * sl.step for sl, i in zip(grid.kernel_slices, lead))
-            leads.append((offset + (grid.kernel_slices[-1],),
+            leads.append(([int(np.ravel_multi_index(offset + (j,), kernel)) for j in last],
                           sum(i * step for i, step in zip(lead, grid.steps))))
         rows.append((grid, leads))
     return rows
@@ -480,10 +483,11 @@ def _forward_rows(x, weight, flat, groups, y, plan):
     volume, positions, itemsize = flat.volume, flat.positions, x.dtype.itemsize
     largest = max(chunk.stop - chunk.start for chunk in plan.pieces)
     phase_rows = []  # per phase: (phase, first shift, step, m, [(lead shift, W_row)])
+    w_taps = weight.reshape(out_channels, group_in, -1)
     for grid, leads in _tap_rows(flat):
         products = []
-        for index, lead_shift in leads:
-            w_row = weight[(slice(None), slice(None)) + index]  # (K, C/G, m)
+        for slots, lead_shift in leads:
+            w_row = w_taps[..., slots]  # (K, C/G, m)
             w_row = w_row.reshape(groups, group_out, group_in, -1).transpose(0, 1, 3, 2)
             products.append((lead_shift, np.ascontiguousarray(w_row).reshape(groups, group_out, -1)))
         phase_rows.append((grid.phase, grid.shift, grid.steps[-1], grid.counts[-1], products))
@@ -660,13 +664,8 @@ class _GradientColumns:
         slices of them (:func:`_tap_rows`).
         """
         groups = []
-        kernel = flat.window.kernel
-        for grid, leads in _tap_rows(flat):
-            step = grid.steps[-1]
-            last = range(kernel[-1])[grid.kernel_slices[-1]]
-            rows = [([int(np.ravel_multi_index(index[:-1] + (j,), kernel)) for j in last],
-                     lead_shift) for index, lead_shift in leads]
-            row_shifts = [grid.shift + i * step for i in range(len(last))]
+        for grid, rows in _tap_rows(flat):
+            row_shifts = [grid.shift + i * grid.steps[-1] for i in range(grid.counts[-1])]
             if len(rows) > MERGED_ROWS_ABOVE:
                 groups.append((grid.phase, row_shifts,
                                max(lead_shift for _, lead_shift in rows), rows))

@@ -96,8 +96,9 @@ def relu(input, inplace=False):
 
 def _relu(x):
     """One pass.  NaN stays NaN, and ``-0.`` stays ``-0.``, as torch's: where its operands
-    are equal, NumPy's ``maximum`` returns the second (``test_relu_keeps_negative_zero``
-    holds it to that on every loop, vectorised and scalar)."""
+    are equal, NumPy's ``maximum`` returns the second, which
+    ``test_relu_keeps_negative_zero_and_passes_any_gradient`` checks on every loop,
+    vectorised and scalar."""
     return np.maximum(0, x)
 
 
