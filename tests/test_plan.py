@@ -110,3 +110,27 @@ def test_a_given_plan_is_followed():
                 grads = planning.backward(gy, geometry, 1, w.shape, weight=w, x=x, plan=plan)
                 for got, want in zip(grads, expected_grads[:2]):
                     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_plans_are_kept_per_shapes_and_settings():
+    """A plan is made once per shapes and settings; any setting that changes gives its own plan,
+    the plan that a fresh planning would make."""
+    layer = shapes(16, (16, 16, 3, 3), (32, 32), n_batch=64)
+    first = planning.make_plan(layer)
+    assert planning.make_plan(dataclasses.replace(layer)) is first  # equal shapes, same plan
+    settings = [
+        lambda: npconv.workspace(1 << 20),
+        lambda: npconv.threads(1),
+        lambda: npconv.conv_algorithm("direct"),
+        lambda: planning.im2col_columns("input"),
+        lambda: planning.im2col_columns("gradient"),
+    ]
+    for setting in settings:
+        with setting():
+            plan = planning.make_plan(layer)
+            fresh = planning._plan.__wrapped__(layer, npconv.get_algorithm(), None,
+                                               planning._columns.get(), npconv.get_workspace(),
+                                               npconv.get_threads(), npconv.config.get_blas_threads())
+        assert plan == fresh and plan is not first
+    assert planning.make_plan(layer) is first
+    assert planning.make_plan(dataclasses.replace(layer, n_batch=3)).pieces != first.pieces

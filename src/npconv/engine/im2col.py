@@ -38,6 +38,7 @@ is its own column matrix.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import threading
@@ -439,15 +440,17 @@ def row_products_preferred(flat, channels, groups, out_channels):
             and 2 * out_channels * flat.volume <= channels * kernel_volume * flat.positions)
 
 
+@functools.lru_cache(maxsize=256)
 def _tap_rows(flat):
-    """Each phase's taps as rows along the last kernel dimension: ``[(grid, leads)]``.
+    """Each phase's taps as rows along the last kernel dimension: ``((grid, leads), ...)``.
 
     ``grid`` is the phase's :class:`~npconv.window.phases.TapGrid`; a row
     holds its ``m = grid.counts[-1]`` taps along the last kernel dimension,
     flat shifts ``grid.shift + lead_shift + i * grid.steps[-1]``.  ``leads``
     lists the rows as ``(slots, lead_shift)``: ``slots`` are the flat kernel
     indices of the row's taps, so ``weight.reshape(K, C/G, -1)[..., slots]``
-    is its weights ``(K, C/G, m)``.
+    is its weights ``(K, C/G, m)``.  Worked out once per layout (as
+    :func:`~npconv.window.phases.flat_phases` is), in tuples.
     """
     rows = []
     kernel = flat.window.kernel
@@ -456,10 +459,10 @@ def _tap_rows(flat):
         leads = []
         for lead in itertools.product(*(range(count) for count in grid.counts[:-1])):
             offset = tuple(sl.start + i * sl.step for sl, i in zip(grid.kernel_slices, lead))
-            leads.append(([int(np.ravel_multi_index(offset + (j,), kernel)) for j in last],
+            leads.append((tuple(int(np.ravel_multi_index(offset + (j,), kernel)) for j in last),
                           sum(i * step for i, step in zip(lead, grid.steps))))
-        rows.append((grid, leads))
-    return rows
+        rows.append((grid, tuple(leads)))
+    return tuple(rows)
 
 
 def _forward_rows(x, weight, flat, groups, y, plan):

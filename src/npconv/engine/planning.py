@@ -33,19 +33,21 @@ reads one contiguous range), except the per-offset products of ``direct``:
 ``fft`` (:mod:`npconv.engine.fft`)
     products of spectra (``numpy.fft``), for large kernels on few channels.
 
-Each pass is planned once (:func:`make_plan`, a :class:`Plan`): the
-algorithm (``auto`` picks by shape, dtype and workspace, :func:`_choose`),
-im2col's backward variant, the workspace and threads in force, the
-transform's accuracy check, and the pieces the pass runs in: batch chunks
-whose temporaries fit the workspace (:func:`npconv.get_workspace`; im2col's
-near :data:`npconv.engine.im2col.CHUNK_BYTES`), from each algorithm's byte
-model (:func:`_pieces`).
+Each pass is planned before it computes (:func:`make_plan`, a :class:`Plan`
+made once per shapes and settings, and kept): the algorithm (``auto`` picks
+by shape, dtype and workspace, :func:`_choose`), im2col's backward variant,
+the workspace and threads in force, the transform's accuracy check, and the
+pieces the pass runs in: batch chunks whose temporaries fit the workspace
+(:func:`npconv.get_workspace`; im2col's near
+:data:`npconv.engine.im2col.CHUNK_BYTES`), from each algorithm's byte model
+(:func:`_pieces`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -165,25 +167,38 @@ def make_plan(shapes, algorithm=None, gradient_columns=None):
     ``algorithm`` and ``gradient_columns`` override the settings (for tests
     and measurements); a forced algorithm that does not fit the workspace
     still gives way, as under :func:`npconv.conv_algorithm`.
+
+    A plan is made once per shapes and settings (:data:`PLANS_KEPT` are
+    kept): the passes of a layer in a training loop plan once, where
+    planning cost a call a tenth of a millisecond to several on small inputs.
     """
-    requested = algorithm or config.get_algorithm()
-    budget, threads = config.get_workspace(), config.get_threads()
+    return _plan(shapes, algorithm or config.get_algorithm(), gradient_columns, _columns.get(),
+                 config.get_workspace(), config.get_threads(), config.get_blas_threads())
+
+
+#: How many plans :func:`make_plan` keeps, the least recently used dropped first.
+PLANS_KEPT = 256
+
+
+@functools.lru_cache(maxsize=PLANS_KEPT)
+def _plan(shapes, requested, gradient_columns, forced_columns, budget, threads, blas_threads):
+    """:func:`make_plan`'s plan, from the settings it read (``forced_columns``: what
+    :func:`im2col_columns` forces, or None)."""
     in_channels, weight_shape, window = shapes.in_channels, shapes.weight_shape, shapes.window
     flat = flat_phases(window)
     if gradient_columns is None:
-        forced = _columns.get()
-        if forced is None:
+        if forced_columns is None:
             gradient_columns = im2col.gradient_columns_preferred(flat, in_channels,
                                                                  weight_shape[0])
         else:
-            gradient_columns = forced == "gradient"
+            gradient_columns = forced_columns == "gradient"
     gradient_columns = gradient_columns and bool(flat.taps)
     # auto lets the transform err by half a float32 unit roundoff relative to each cell (it
     # gives float64 data to the window algorithms); a forced fft is not checked
     tolerance = 2.0 ** -25 if requested == "auto" else None
     chosen = _choose(requested, in_channels, weight_shape, window, shapes.dtype, budget, threads)
     return Plan(chosen, gradient_columns, budget, threads, tolerance, shapes,
-                blas_threads=config.get_blas_threads())
+                blas_threads=blas_threads)
 
 
 @quiet
