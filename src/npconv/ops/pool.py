@@ -106,19 +106,26 @@ def _first_cells(window, strides=None):
     return _flat_index(window, first, strides or _plane_strides(window))
 
 
+def _in_place(x):
+    """The reader of :func:`cell_reader` that reads ``x`` itself, through strided views."""
+    return lambda offset, in_sl, out_sl: x[_ALL2 + in_sl]
+
+
 def cell_reader(x, window):
-    """A function from a kernel offset ``(offset, in_slices, out_slices)`` to the cells of ``x`` it reads.
+    """The reader of the forward pass with indices, which reads every offset twice: a function
+    from a kernel offset ``(offset, in_slices, out_slices)`` to the cells of ``x`` it reads.
 
     Overlapping windows with a stride above 1 read their cells from the flat
     phases of ``x`` (:mod:`npconv.window.phases`, the layout im2col and
     depthwise use): each offset reads a block of one phase, contiguous along
     the last dimension, and the copy pays for itself because the offsets read
     each cell several times.  Windows that do not overlap read ``x`` in place:
-    strided reads were faster than the copy even for the two passes of the
-    forward pass with indices (2x2/2: 17.9 against 21.4 ms on 32x64x56x56).
+    strided reads were faster than the copy even for the two passes
+    (2x2/2: 17.9 against 21.4 ms on 32x64x56x56).  A single pass reads in
+    place (:func:`max_pool_values`).
     """
     if all(s == 1 for s in window.stride) or window.disjoint:
-        return lambda offset, in_sl, out_sl: x[_ALL2 + in_sl]
+        return _in_place(x)
     flat = flat_phases(window)
     phases = np.empty((x.shape[0], len(flat.residues), x.shape[1], flat.volume), x.dtype)
     flat.pack(x, phases)  # only real cells are ever read: the rest stays uninitialised
@@ -126,8 +133,14 @@ def cell_reader(x, window):
 
 
 def max_pool_values(x, window, values, read=None):
-    """Write each window's maximum into ``values`` (NaN when it holds one; padding is ``-inf``)."""
-    read = read or cell_reader(x, window)
+    """Write each window's maximum into ``values`` (NaN when it holds one; padding is ``-inf``).
+
+    ``read``: a :func:`cell_reader`, by default reading ``x`` in place.  For
+    this one pass over the offsets, strided reads cost less than the copy
+    into flat phases: 0.76-0.87 of the time with overlapping 2-D windows of
+    stride 2, 0.94-0.99 in 1-D and 3-D (docs/guides/performance.md).
+    """
+    read = read or _in_place(x)
     values[...] = -np.inf
     for offset, in_sl, out_sl in window.offsets:
         current = values[_ALL2 + out_sl]
