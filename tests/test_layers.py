@@ -284,3 +284,32 @@ def test_a_convolution_layer_called_from_two_threads_at_once_gives_each_its_own_
     for thread in threads:
         thread.join()
     assert not wrong
+
+
+def test_a_max_pool_layer_in_eval_mode_finds_no_indices_unless_asked(monkeypatch):
+    """In eval mode a max-pool layer computes the values alone (no backward pass expected); its
+    backward pass, if called all the same, finds the winners again: both outputs are bitwise
+    those of training mode. Asked for them (return_indices), it still returns the indices."""
+    from npconv.ops import pool
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    x[0, 0, :3, :3] = 1.0  # ties: the first cell wins
+    indexed = []
+    forward = pool.max_pool_forward
+    monkeypatch.setattr(pool, "max_pool_forward",
+                        lambda *a, **k: indexed.append(1) or forward(*a, **k))
+    layer = nn.MaxPool2d(3, 2, 1)
+    values = layer(x)
+    gy = rng.standard_normal(values.shape).astype(np.float32)
+    grad = layer.backward(gy)
+    assert indexed
+    layer.eval()
+    indexed.clear()
+    np.testing.assert_array_equal(layer(x), values)
+    assert not indexed
+    np.testing.assert_array_equal(layer.backward(gy), grad)
+    asked = nn.MaxPool2d(3, 2, 1, return_indices=True).eval()
+    eval_values, indices = asked(x)
+    np.testing.assert_array_equal(eval_values, values)
+    assert indices.shape == values.shape
