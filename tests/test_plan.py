@@ -134,3 +134,14 @@ def test_plans_are_kept_per_shapes_and_settings():
         assert plan == fresh and plan is not first
     assert planning.make_plan(layer) is first
     assert planning.make_plan(dataclasses.replace(layer, n_batch=3)).pieces != first.pieces
+
+
+def test_equal_geometries_share_one_window():
+    """Operators build one Window per geometry, so that what it works out (its offsets) is kept
+    between calls; a different geometry gets its own."""
+    first = window((9, 8), (3, 3), 1)
+    assert window((9, 8), (3, 3), 1) is first
+    assert first.offsets is window((9, 8), (3, 3), 1).offsets
+    assert window((9, 8), (3, 3), 1, stride=2) is not first
+    assert window((9, 8), (3, 3), 1, stride=2) == make_window(
+        "test", (9, 8), (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1))

@@ -12,6 +12,7 @@ and what was got.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import os
@@ -185,8 +186,15 @@ def make_window(op, in_shape, kernel, stride, padding, dilation, ceil_mode=False
             f"{op}(): the kernel is larger than the padded input: padded input size "
             f"{padded}, dilated kernel size {span} (kernel_size={kernel}, dilation={dilation})"
         )
-    return Window(tuple(in_shape), out_shape, tuple(kernel), tuple(stride),
-                  tuple(dilation), tuple(padding))
+    return _window(tuple(in_shape), out_shape, tuple(kernel), tuple(stride), tuple(dilation),
+                   tuple(padding))
+
+
+@functools.lru_cache(maxsize=256)
+def _window(in_shape, out_shape, kernel, stride, dilation, padding):
+    """One :class:`Window` per geometry, so that what a window works out once (its offsets, its
+    slices) serves every call with the same geometry."""
+    return Window(in_shape, out_shape, kernel, stride, dilation, padding)
 
 
 def _memory_bytes():
