@@ -171,6 +171,9 @@ def make_plan(shapes, algorithm=None, gradient_columns=None):
     A plan is made once per shapes and settings (:data:`PLANS_KEPT` are
     kept): the passes of a layer in a training loop plan once, where
     planning cost a call a tenth of a millisecond to several on small inputs.
+    The engine's size constants (such as :data:`npconv.engine.im2col.CHUNK_BYTES`)
+    enter a plan when it is made: one changed afterwards reaches the shapes
+    planned after ``_plan.cache_clear()``.
     """
     return _plan(shapes, algorithm or config.get_algorithm(), gradient_columns, _columns.get(),
                  config.get_workspace(), config.get_threads(), config.get_blas_threads())
