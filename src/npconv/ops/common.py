@@ -212,7 +212,9 @@ def scatter_to_planes(grad_output, indices, grad_input, accumulate=False):
         rows = np.broadcast_to(np.arange(len(planes))[:, None], flat.shape)
         np.add.at(planes, (rows[inside], flat[inside].astype(np.intp)), values[inside])
     else:
-        flat = flat.astype(np.intp) + np.arange(0, planes.size, plane, dtype=np.intp)[:, None]
+        # indices into all planes in one pass (not a cast copy, then a sum)
+        flat = np.add(flat, np.arange(0, planes.size, plane, dtype=np.intp)[:, None],
+                      dtype=np.intp)
         np.add.at(planes.reshape(-1), flat.reshape(-1), values.reshape(-1))
 
 
