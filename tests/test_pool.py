@@ -176,11 +176,12 @@ def test_given_indices_past_the_plane_are_refused():
 
 
 def test_the_index_of_a_padding_only_window_past_the_plane_is_dropped():
-    # kernel 2, dilation 3, padding 1 over 2 cells: the one window reads cells -1 and 2
-    x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    # kernel 2, dilation 3, padding 1 over 2 cells: the one window reads cells -1 and 2; two
+    # planes, so that an index past the first plane would land in the second if not dropped
+    x = np.array([[[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0], [7.0, 8.0]]]])
     values, indices = npconv.max_pool2d(x, 2, padding=1, dilation=3, return_indices=True)
-    assert values[0, 0, 0, 0] == -np.inf and indices[0, 0, 0, 0] == 2 * 2 + 2  # cell (2, 2)
-    gx = npconv.max_pool2d_backward(np.ones((1, 1, 1, 1)), x, 2, padding=1, dilation=3,
+    assert (values == -np.inf).all() and (indices == 2 * 2 + 2).all()  # cell (2, 2)
+    gx = npconv.max_pool2d_backward(np.ones((1, 2, 1, 1)), x, 2, padding=1, dilation=3,
                                     indices=indices)
     assert_close(gx, np.zeros_like(x), np.float64)
 

@@ -288,9 +288,10 @@ def _adaptive_max_pool_backward(op, ndim, grad_output, input, output_size, indic
     grad_input = np.empty(x.shape, x.dtype)
     bounds = all_bounds(x.shape[2:], out_shape)
 
+    # indices lie in their planes: checked, or found again (adaptive windows hold no padding)
     def scatter(x, gy, grad_input, *given):
         indices = given[0] if given else adaptive_max_forward(x, bounds)[1]
-        scatter_to_planes(gy, indices, grad_input)
+        scatter_to_planes(gy, indices, grad_input, inside=True)
 
     def banded(n, c, rows, in_rows, band_bounds):
         inside, outside = _plane_parts(n, c, rows, in_rows)
@@ -299,7 +300,8 @@ def _adaptive_max_pool_backward(op, ndim, grad_output, input, output_size, indic
             grad_input[plane] = 0
         band_indices = (_band_max(x[inside], band_bounds, in_rows)[1] if indices is None
                         else indices[outside])
-        scatter_to_planes(gy[outside], band_indices, grad_input[plane], accumulate=True)
+        scatter_to_planes(gy[outside], band_indices, grad_input[plane], accumulate=True,
+                          inside=True)
 
     given = [] if indices is None else [indices]
     _in_plane_blocks(scatter, [x, gy, grad_input] + given,

@@ -172,11 +172,13 @@ def check_index_range(op, indices, spatial, exempt=None, exempt_name=""):
 
     ``exempt``, a function called only when some index is out of range,
     gives values (broadcastable to ``indices``) also allowed where they
-    stand, described in the message as ``exempt_name``.
+    stand, described in the message as ``exempt_name``.  Returns whether
+    every index lies in the plane (none is an exempt one outside it), which
+    :func:`scatter_to_planes` then need not check again.
     """
     plane = math.prod(spatial)
     if not indices.size or (indices.min() >= 0 and indices.max() < plane):
-        return
+        return True
     outside = (indices < 0) | (indices >= plane)
     if exempt is not None:
         outside &= indices != exempt()
@@ -186,16 +188,20 @@ def check_index_range(op, indices, spatial, exempt=None, exempt_name=""):
             f"{op}(): `indices` must lie in [0, {plane}) for a plane of shape {tuple(spatial)}"
             f"{also}, got {indices[outside].flat[0]}"
         )
+    return False
 
 
-def scatter_to_planes(grad_output, indices, grad_input, accumulate=False):
+def scatter_to_planes(grad_output, indices, grad_input, accumulate=False, inside=None):
     """Write into ``grad_input`` (N, C, *spatial) each output gradient added at the cell its index names.
 
     As torch's backward: an index is a flat position in its ``(n, c)``
     plane, and gradients that name the same cell add up.  An index outside
     the plane (a window of padding cells only) is dropped.  ``grad_input``
     is C-contiguous (the blocks of :func:`npconv.ops.pool.by_blocks` are); with ``accumulate``
-    the gradients add to what it holds, else it is zeroed first.
+    the gradients add to what it holds, else it is zeroed first.  ``inside``:
+    True where every index is known to lie in its plane (checked by
+    :func:`check_index_range`, or so by construction); by default the
+    indices are checked here, a pass over them.
 
     One ``np.add.at`` over flat indices: NumPy's indexed-add fast path (1.25+)
     beats matching every index against each kernel offset and adding by
@@ -207,10 +213,12 @@ def scatter_to_planes(grad_output, indices, grad_input, accumulate=False):
         planes[...] = 0
     flat = indices.reshape(len(planes), math.prod(indices.shape[2:]))
     values = grad_output.reshape(flat.shape)
-    if flat.size and (flat.min() < 0 or flat.max() >= plane):
-        inside = (flat >= 0) & (flat < plane)
+    if inside is None:
+        inside = not flat.size or (flat.min() >= 0 and flat.max() < plane)
+    if not inside:
+        kept = (flat >= 0) & (flat < plane)
         rows = np.broadcast_to(np.arange(len(planes))[:, None], flat.shape)
-        np.add.at(planes, (rows[inside], flat[inside].astype(np.intp)), values[inside])
+        np.add.at(planes, (rows[kept], flat[kept].astype(np.intp)), values[kept])
     else:
         # indices into all planes in one pass (not a cast copy, then a sum)
         flat = np.add(flat, np.arange(0, planes.size, plane, dtype=np.intp)[:, None],

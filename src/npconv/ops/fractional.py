@@ -155,7 +155,7 @@ def _fractional_max_pool_backward(op, ndim, grad_output, input, kernel_size, out
         index = check_indices(op, indices, x.shape[:2] + shape, unbatched)
         check_index_range(op, index, x.shape[2:])
     grad_input = np.empty(x.shape, gy.dtype)
-    scatter_to_planes(gy, index, grad_input)
+    scatter_to_planes(gy, index, grad_input, inside=True)  # checked, or found in the plane
     return unbatch(grad_input.astype(x.dtype, copy=False), unbatched)
 
 

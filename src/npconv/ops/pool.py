@@ -291,19 +291,21 @@ def _max_pool_backward(op, ndim, grad_output, input, kernel_size, stride, paddin
                          ceil_mode)
     out_shape = x.shape[:2] + window.out_shape
     gy = check_grad_output(op, grad_output, out_shape, unbatched, x)
+    inside = None
     if indices is not None:
         indices = check_indices(op, indices, out_shape, unbatched)
-        check_index_range(op, indices, window.in_shape, lambda: _first_cells(window),
-                          "max_pool's index of a window of padding only")
-    return unbatch(max_pool_backward_over(gy, x, window, indices), unbatched)
+        inside = check_index_range(op, indices, window.in_shape, lambda: _first_cells(window),
+                                   "max_pool's index of a window of padding only")
+    return unbatch(max_pool_backward_over(gy, x, window, indices, inside), unbatched)
 
 
 @quiet
-def max_pool_backward_over(gy, x, window, indices=None):
+def max_pool_backward_over(gy, x, window, indices=None, inside=None):
     """The gradient of :func:`max_pool_over` with respect to ``x``, given ``gy``.
 
     ``indices`` (flat in the plane, checked) are the winners; without them
-    the winners are found again from ``x``.
+    the winners are found again from ``x``.  ``inside``: whether every index
+    is known to lie in the plane (:func:`~npconv.ops.common.scatter_to_planes`).
     """
     grad_input = np.empty(x.shape, x.dtype)
 
@@ -319,10 +321,13 @@ def max_pool_backward_over(gy, x, window, indices=None):
             _band_indices(_plane_strides(window), in_rows, band_indices)
         else:
             band_indices = indices[outside]
-        scatter_to_planes(gy[outside], band_indices, grad_input[plane], accumulate=True)
+        scatter_to_planes(gy[outside], band_indices, grad_input[plane], accumulate=True,
+                          inside=None if indices is None else inside)
 
     if indices is not None:
-        by_blocks(scatter_to_planes, (gy, indices, grad_input), window, banded)
+        by_blocks(lambda gy, indices, grad_input: scatter_to_planes(gy, indices, grad_input,
+                                                                    inside=inside),
+                  (gy, indices, grad_input), window, banded)
         return grad_input
 
     def recompute_and_scatter(x, gy, grad_input):
